@@ -1,0 +1,141 @@
+//! Fetch: whole batches from the segment bytes, shaped by max_bytes (KIP-74), with long polling
+//! on `min_bytes`/`max_wait_ms` that wakes as soon as any requested partition is appended to.
+
+use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
+use crate::log::Partition;
+use crate::server::Broker;
+use bytes::Bytes;
+use futures::future::select_all;
+use kafka_protocol::messages::fetch_response::*;
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// One requested partition, resolved.
+struct Wanted {
+    partition: Result<Arc<Partition>, ResponseError>,
+    index: i32,
+    offset: i64,
+    max_bytes: i32,
+}
+
+struct WantedTopic {
+    name: TopicName,
+    id: uuid::Uuid,
+    partitions: Vec<Wanted>,
+}
+
+pub async fn handle(broker: &Arc<Broker>, _header: &RequestHeader, req: FetchRequest) -> FetchResponse {
+    if req.session_id != 0 || req.session_epoch > 0 {
+        // We never create fetch sessions (KIP-227), so a client cannot hold one.
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
+    let read_committed = req.isolation_level == 1;
+    let topics: Arc<Vec<WantedTopic>> = Arc::new(
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let topic = find_topic(broker, &t.topic.0, t.topic_id);
+                let partitions = t
+                    .partitions
+                    .into_iter()
+                    .map(|p| Wanted {
+                        partition: topic
+                            .as_ref()
+                            .map_err(|e| *e)
+                            .and_then(|topic| find_partition(topic, p.partition))
+                            .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part)),
+                        index: p.partition,
+                        offset: p.fetch_offset,
+                        max_bytes: p.partition_max_bytes,
+                    })
+                    .collect();
+                WantedTopic { name: t.topic, id: t.topic_id, partitions }
+            })
+            .collect(),
+    );
+    let mut receivers: Vec<watch::Receiver<i64>> =
+        topics.iter().flat_map(|t| t.partitions.iter()).filter_map(|w| w.partition.as_ref().ok()).map(|p| p.subscribe()).collect();
+    let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+    let max_bytes = if req.max_bytes <= 0 { i32::MAX } else { req.max_bytes } as usize;
+    let min_bytes = req.min_bytes.max(0) as usize;
+    let mut shutdown = broker.shutdown.clone();
+    loop {
+        for r in receivers.iter_mut() {
+            r.borrow_and_update();
+        }
+        let t = topics.clone();
+        let (responses, total, errored) = match blocking(move || read_all(&t, max_bytes, read_committed)).await {
+            Ok(r) => r,
+            Err(e) => return FetchResponse::default().with_error_code(e.code()),
+        };
+        let now = Instant::now();
+        if total >= min_bytes || errored || now >= deadline || receivers.is_empty() || *shutdown.borrow() {
+            return FetchResponse::default().with_responses(responses);
+        }
+        let changed = select_all(receivers.iter_mut().map(|r| Box::pin(r.changed())));
+        tokio::select! {
+            _ = changed => {}
+            _ = tokio::time::sleep_until(deadline.into()) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Reads every wanted partition once. Returns the responses, the record bytes gathered, and
+/// whether any partition had an error (which answers the fetch at once, as Kafka does).
+fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let mut remaining = max_bytes;
+    let mut total = 0usize;
+    let mut errored = false;
+    let responses = topics
+        .iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|w| {
+                    let resp = PartitionData::default().with_partition_index(w.index);
+                    let resp = if read_committed { resp.with_aborted_transactions(Some(Vec::new())) } else { resp };
+                    let part = match &w.partition {
+                        Ok(p) => p,
+                        Err(e) => {
+                            errored = true;
+                            return resp.with_error_code(e.code()).with_high_watermark(-1).with_records(Some(Bytes::new()));
+                        }
+                    };
+                    let limit = (w.max_bytes.max(0) as usize).min(remaining);
+                    // KIP-74: the first batch of the first partition with data comes back whole,
+                    // even when it exceeds the limits, so a consumer can always make progress.
+                    let min_one = total == 0;
+                    match part.read(w.offset, limit, min_one) {
+                        Ok(r) => {
+                            total += r.records.len();
+                            remaining = remaining.saturating_sub(r.records.len());
+                            resp.with_high_watermark(r.high_watermark)
+                                .with_last_stable_offset(r.high_watermark)
+                                .with_log_start_offset(r.log_start_offset)
+                                .with_records(Some(r.records))
+                        }
+                        Err(e) => {
+                            errored = true;
+                            if !matches!(e, crate::log::LogError::OffsetOutOfRange { .. }) {
+                                tracing::error!(topic = %part.topic, partition = w.index, error = %e, "fetch read failed");
+                            }
+                            let hw = part.log_end_offset();
+                            resp.with_error_code(log_error_code(&e).code())
+                                .with_high_watermark(hw)
+                                .with_last_stable_offset(hw)
+                                .with_log_start_offset(part.log_start_offset())
+                                .with_records(Some(Bytes::new()))
+                        }
+                    }
+                })
+                .collect();
+            FetchableTopicResponse::default().with_topic(t.name.clone()).with_topic_id(t.id).with_partitions(partitions)
+        })
+        .collect();
+    (responses, total, errored)
+}

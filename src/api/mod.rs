@@ -1,0 +1,57 @@
+//! One module per API family: each turns a decoded request into a response. Handlers reach the
+//! storage only through `crate::log`, never files.
+
+pub mod admin;
+pub mod fetch;
+pub mod metadata;
+pub mod offsets;
+pub mod produce;
+
+use crate::log::{LogError, Partition, Topic, LEADER_EPOCH};
+use crate::server::Broker;
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+
+/// Runs blocking storage work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ResponseError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "storage task failed");
+        ResponseError::UnknownServerError
+    })
+}
+
+/// The Kafka error a storage failure maps to.
+pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
+    match e {
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::Batch(crate::log::batch::BatchError::BadMagic(_)) => ResponseError::InvalidRecord,
+        LogError::Batch(_) => ResponseError::CorruptMessage,
+        LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::Io(_) => ResponseError::KafkaStorageError,
+    }
+}
+
+/// Checks a client's `current_leader_epoch` (KIP-320): -1 skips the check.
+pub(crate) fn check_leader_epoch(current: i32) -> Result<(), ResponseError> {
+    match current {
+        -1 => Ok(()),
+        e if e < LEADER_EPOCH => Err(ResponseError::FencedLeaderEpoch),
+        e if e > LEADER_EPOCH => Err(ResponseError::UnknownLeaderEpoch),
+        _ => Ok(()),
+    }
+}
+
+/// A topic by name, or by id when the name is empty and the id is set (KIP-516).
+pub(crate) fn find_topic(broker: &Broker, name: &str, id: uuid::Uuid) -> Result<Arc<Topic>, ResponseError> {
+    if name.is_empty() && !id.is_nil() {
+        return broker.logs.get_by_id(id).ok_or(ResponseError::UnknownTopicId);
+    }
+    broker.logs.get(name).ok_or(ResponseError::UnknownTopicOrPartition)
+}
+
+pub(crate) fn find_partition(topic: &Topic, index: i32) -> Result<Arc<Partition>, ResponseError> {
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| topic.partitions.get(i).cloned())
+        .ok_or(ResponseError::UnknownTopicOrPartition)
+}

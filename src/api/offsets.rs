@@ -1,0 +1,109 @@
+//! ListOffsets (earliest, latest, by timestamp, max timestamp) and OffsetForLeaderEpoch.
+
+use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
+use crate::log::{Partition, LEADER_EPOCH};
+use crate::server::Broker;
+use kafka_protocol::messages::list_offsets_response::*;
+use kafka_protocol::messages::offset_for_leader_epoch_response::*;
+use kafka_protocol::messages::*;
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+
+/// Kafka's special ListOffsets timestamps.
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const LATEST_TIERED: i64 = -5;
+
+pub async fn list_offsets(broker: &Arc<Broker>, header: &RequestHeader, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let version = header.request_api_version;
+    let b = broker.clone();
+    let topics = blocking(move || {
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let topic = find_topic(&b, &t.name.0, uuid::Uuid::nil());
+                let partitions = t
+                    .partitions
+                    .into_iter()
+                    .map(|p| {
+                        let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+                        let found = topic
+                            .as_ref()
+                            .map_err(|e| *e)
+                            .and_then(|t| find_partition(t, p.partition_index))
+                            .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part))
+                            .and_then(|part| lookup(&part, p.timestamp));
+                        match found {
+                            Ok((offset, timestamp)) => {
+                                let resp = resp.with_offset(offset).with_timestamp(timestamp);
+                                if version >= 4 && offset >= 0 {
+                                    resp.with_leader_epoch(LEADER_EPOCH)
+                                } else {
+                                    resp
+                                }
+                            }
+                            Err(e) => resp.with_error_code(e.code()).with_offset(-1).with_timestamp(-1),
+                        }
+                    })
+                    .collect();
+                ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(partitions)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// (offset, timestamp) for one ListOffsets query; (-1, -1) when no record matches.
+fn lookup(part: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+    let err = |e: crate::log::LogError| log_error_code(&e);
+    Ok(match timestamp {
+        LATEST => (part.log_end_offset(), -1),
+        EARLIEST | EARLIEST_LOCAL => (part.log_start_offset(), -1),
+        // No tiered storage: nothing has been uploaded.
+        LATEST_TIERED => (-1, -1),
+        MAX_TIMESTAMP => part.max_timestamp_offset().map_err(err)?.unwrap_or((-1, -1)),
+        ts if ts >= 0 => part.offset_for_timestamp(ts).map_err(err)?.unwrap_or((-1, -1)),
+        _ => return Err(ResponseError::InvalidRequest),
+    })
+}
+
+/// One node, one epoch: epoch 0 ends at the log end offset; later epochs are unknown.
+pub async fn offset_for_leader_epoch(
+    broker: &Arc<Broker>,
+    _header: &RequestHeader,
+    req: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = find_topic(broker, &t.topic.0, uuid::Uuid::nil());
+            let partitions = t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let resp = EpochEndOffset::default().with_partition(p.partition);
+                    let part = topic
+                        .as_ref()
+                        .map_err(|e| *e)
+                        .and_then(|t| find_partition(t, p.partition))
+                        .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part));
+                    match part {
+                        Err(e) => resp.with_error_code(e.code()).with_leader_epoch(-1).with_end_offset(-1),
+                        Ok(part) if p.leader_epoch == LEADER_EPOCH => {
+                            resp.with_leader_epoch(LEADER_EPOCH).with_end_offset(part.log_end_offset())
+                        }
+                        // Kafka: an epoch we never had -> UNDEFINED_EPOCH and UNDEFINED_OFFSET.
+                        Ok(_) => resp.with_leader_epoch(-1).with_end_offset(-1),
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default().with_topic(t.topic).with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
+}

@@ -1,0 +1,434 @@
+//! Every broker setting, under Apache Kafka's config names and with Kafka's defaults.
+//!
+//! Settings are collected as Kafka `key=value` pairs from, in rising precedence: built-in
+//! defaults, a `server.properties` file (`--config`), `ODRADEK_*` environment variables,
+//! command-line flags (`--log-segment-bytes 1024` sets `log.segment.bytes`), and
+//! `--override key=value` (as `kafka-server-start.sh` takes them).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid { key: String, value: String, reason: String },
+    #[error("cannot read config file {path}: {source}")]
+    File { path: String, source: std::io::Error },
+    #[error("bad argument {0:?} (see --help)")]
+    Arg(String),
+    #[error("unknown config {0}")]
+    Unknown(String),
+}
+
+/// Flag and environment aliases for the keys people type most.
+const ALIASES: &[(&str, &str)] = &[
+    ("listen", "listeners"),
+    ("data.dir", "log.dirs"),
+    ("log.dir", "log.dirs"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("retention.bytes", "log.retention.bytes"),
+];
+
+/// Broker keys Odradek understands, with Kafka's defaults ("" = unset).
+const BROKER_KEYS: &[(&str, &str)] = &[
+    ("listeners", "PLAINTEXT://0.0.0.0:9092"),
+    ("advertised.listeners", ""),
+    ("log.dirs", "./data"),
+    ("node.id", "0"),
+    ("broker.id", "0"),
+    ("num.partitions", "1"),
+    ("default.replication.factor", "1"),
+    ("auto.create.topics.enable", "true"),
+    ("delete.topic.enable", "true"),
+    ("log.segment.bytes", "1073741824"),
+    ("log.roll.ms", ""),
+    ("log.roll.hours", "168"),
+    ("log.retention.ms", ""),
+    ("log.retention.minutes", ""),
+    ("log.retention.hours", "168"),
+    ("log.retention.bytes", "-1"),
+    ("log.retention.check.interval.ms", "300000"),
+    ("log.cleanup.policy", "delete"),
+    ("log.index.interval.bytes", "4096"),
+    ("log.index.size.max.bytes", "10485760"),
+    ("log.message.timestamp.type", "CreateTime"),
+    ("log.flush.interval.messages", "9223372036854775807"),
+    ("log.flush.interval.ms", ""),
+    ("log.flush.scheduler.interval.ms", "9223372036854775807"),
+    ("message.max.bytes", "1048588"),
+    ("socket.request.max.bytes", "104857600"),
+    ("min.insync.replicas", "1"),
+];
+
+/// Topic-level config names and the broker key that supplies each one's default.
+pub const TOPIC_KEYS: &[(&str, &str)] = &[
+    ("cleanup.policy", "log.cleanup.policy"),
+    ("segment.bytes", "log.segment.bytes"),
+    ("segment.ms", "log.roll.ms"),
+    ("segment.index.bytes", "log.index.size.max.bytes"),
+    ("index.interval.bytes", "log.index.interval.bytes"),
+    ("retention.ms", "log.retention.ms"),
+    ("retention.bytes", "log.retention.bytes"),
+    ("max.message.bytes", "message.max.bytes"),
+    ("message.timestamp.type", "log.message.timestamp.type"),
+    ("flush.messages", "log.flush.interval.messages"),
+    ("flush.ms", "log.flush.interval.ms"),
+    ("min.insync.replicas", "min.insync.replicas"),
+];
+
+/// The broker's settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// All keys as given (after precedence), Kafka names.
+    raw: BTreeMap<String, String>,
+    pub listen: SocketAddr,
+    /// Host and port that Metadata returns; `None` means "the bound address".
+    pub advertised: Option<(String, u16)>,
+    pub data_dir: PathBuf,
+    pub node_id: i32,
+    pub num_partitions: i32,
+    pub auto_create_topics: bool,
+    pub message_max_bytes: i32,
+    pub socket_request_max_bytes: usize,
+    pub retention_check_interval_ms: u64,
+    pub flush_scheduler_interval_ms: u64,
+    /// Broker-level defaults for topic configs, under topic key names.
+    pub log_defaults: LogConfig,
+}
+
+/// The settings of one partition's log (topic overrides over broker defaults).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub segment_bytes: u64,
+    pub segment_ms: i64,
+    pub segment_index_bytes: u64,
+    pub index_interval_bytes: u64,
+    pub retention_ms: i64,
+    pub retention_bytes: i64,
+    pub max_message_bytes: i32,
+    pub log_append_time: bool,
+    pub flush_messages: i64,
+    pub flush_ms: i64,
+    pub cleanup_policy: String,
+}
+
+impl Config {
+    /// Parses command-line arguments (without the program name) and the environment.
+    pub fn from_args_and_env(
+        args: &[String],
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut file: Option<String> = None;
+        let mut flags: Vec<(String, String)> = Vec::new();
+        let mut overrides: Vec<(String, String)> = Vec::new();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let Some(name) = arg.strip_prefix("--") else {
+                return Err(ConfigError::Arg(arg.clone()));
+            };
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (name.to_string(), None),
+            };
+            let mut value = || -> Result<String, ConfigError> {
+                match &inline {
+                    Some(v) => Ok(v.clone()),
+                    None => it.next().cloned().ok_or_else(|| ConfigError::Arg(arg.clone())),
+                }
+            };
+            match name.as_str() {
+                "config" => file = Some(value()?),
+                "override" => {
+                    let kv = value()?;
+                    let (k, v) = kv.split_once('=').ok_or_else(|| ConfigError::Arg(kv.clone()))?;
+                    overrides.push((k.trim().to_string(), v.trim().to_string()));
+                }
+                _ => flags.push((name.replace('-', "."), value()?)),
+            }
+        }
+        let mut raw: BTreeMap<String, String> = BTreeMap::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::File { path, source })?;
+            for (k, v) in parse_properties(&text) {
+                raw.insert(canonical(&k), v);
+            }
+        }
+        let mut env: Vec<(String, String)> = env
+            .filter_map(|(k, v)| {
+                let k = k.strip_prefix("ODRADEK_")?;
+                Some((k.to_ascii_lowercase().replace('_', "."), v))
+            })
+            .collect();
+        env.sort();
+        for (k, v) in env.into_iter().chain(flags).chain(overrides) {
+            raw.insert(canonical(&k), v);
+        }
+        Config::from_map(raw)
+    }
+
+    /// Resolves a map of Kafka keys into typed settings.
+    pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        for k in raw.keys() {
+            let known = BROKER_KEYS.iter().any(|(b, _)| b == k) || k.starts_with("log.cleaner.");
+            if !known {
+                // Kafka ignores unknown keys with a warning; do the same.
+                tracing::warn!(key = %k, "ignoring unknown config");
+            }
+        }
+        let get = |k: &str| -> String {
+            raw.get(k).cloned().unwrap_or_else(|| {
+                BROKER_KEYS.iter().find(|(b, _)| *b == k).map(|(_, d)| d.to_string()).unwrap_or_default()
+            })
+        };
+        let listen = parse_listener(&get("listeners")).map_err(|reason| invalid("listeners", &get("listeners"), reason))?;
+        let advertised = match get("advertised.listeners").as_str() {
+            "" => None,
+            v => Some(parse_host_port(v).map_err(|reason| invalid("advertised.listeners", v, reason))?),
+        };
+        let node_id: i32 = match raw.get("node.id") {
+            Some(v) => num("node.id", v)?,
+            None => num("broker.id", &get("broker.id"))?,
+        };
+        let mut c = Config {
+            listen,
+            advertised,
+            data_dir: PathBuf::from(get("log.dirs").split(',').next().unwrap_or("./data")),
+            node_id,
+            num_partitions: num("num.partitions", &get("num.partitions"))?,
+            auto_create_topics: boolean("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
+            message_max_bytes: num("message.max.bytes", &get("message.max.bytes"))?,
+            socket_request_max_bytes: num("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
+            retention_check_interval_ms: num("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
+            flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
+            log_defaults: LogConfig::default(),
+            raw: raw.clone(),
+        };
+        if c.num_partitions < 1 {
+            return Err(invalid("num.partitions", &get("num.partitions"), "must be at least 1".into()));
+        }
+        let defaults: BTreeMap<String, String> =
+            TOPIC_KEYS.iter().map(|(t, _)| (t.to_string(), c.broker_default_for_topic_key(t))).collect();
+        c.log_defaults = LogConfig::from_topic_map(&defaults).map_err(|e| match e {
+            ConfigError::Invalid { key, value, reason } => {
+                let broker_key = TOPIC_KEYS.iter().find(|(t, _)| *t == key).map(|(_, b)| b.to_string()).unwrap_or(key);
+                ConfigError::Invalid { key: broker_key, value, reason }
+            }
+            other => other,
+        })?;
+        Ok(c)
+    }
+
+    /// The broker's value for a topic-level key (e.g. `segment.bytes` from `log.segment.bytes`).
+    pub fn broker_default_for_topic_key(&self, topic_key: &str) -> String {
+        let get = |k: &str| -> Option<String> {
+            self.raw
+                .get(k)
+                .cloned()
+                .or_else(|| BROKER_KEYS.iter().find(|(b, _)| *b == k).map(|(_, d)| d.to_string()))
+                .filter(|v| !v.is_empty())
+        };
+        let ms_from = |ms: &str, minutes: Option<&str>, hours: &str| -> String {
+            if let Some(v) = get(ms) {
+                return v;
+            }
+            if let Some(v) = minutes.and_then(get).and_then(|m| m.parse::<i64>().ok()) {
+                return (v * 60_000).to_string();
+            }
+            get(hours).and_then(|h| h.parse::<i64>().ok()).map(|h| (h * 3_600_000).to_string()).unwrap_or_default()
+        };
+        match topic_key {
+            "retention.ms" => ms_from("log.retention.ms", Some("log.retention.minutes"), "log.retention.hours"),
+            "segment.ms" => ms_from("log.roll.ms", None, "log.roll.hours"),
+            // Kafka's log.flush.interval.ms defaults to the scheduler interval (i.e. never).
+            "flush.ms" => get("log.flush.interval.ms").unwrap_or_else(|| i64::MAX.to_string()),
+            _ => {
+                let broker_key = TOPIC_KEYS.iter().find(|(t, _)| *t == topic_key).map(|(_, b)| *b).unwrap_or(topic_key);
+                get(broker_key).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Whether `key` was set explicitly (file, env, flag or override).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.raw.contains_key(key)
+    }
+
+    /// The log settings for a topic with the given per-topic overrides.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+        let mut map: BTreeMap<String, String> =
+            TOPIC_KEYS.iter().map(|(t, _)| (t.to_string(), self.broker_default_for_topic_key(t))).collect();
+        for (k, v) in overrides {
+            if !map.contains_key(k) {
+                return Err(ConfigError::Unknown(k.clone()));
+            }
+            map.insert(k.clone(), v.clone());
+        }
+        LogConfig::from_topic_map(&map)
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * 24 * 3_600_000,
+            segment_index_bytes: 10 * 1024 * 1024,
+            index_interval_bytes: 4096,
+            retention_ms: 7 * 24 * 3_600_000,
+            retention_bytes: -1,
+            max_message_bytes: 1_048_588,
+            log_append_time: false,
+            flush_messages: i64::MAX,
+            flush_ms: i64::MAX,
+            cleanup_policy: "delete".into(),
+        }
+    }
+}
+
+impl LogConfig {
+    /// Builds from a full map of topic-level keys.
+    fn from_topic_map(m: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+        let g = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+        let ts_type = g("message.timestamp.type");
+        if ts_type != "CreateTime" && ts_type != "LogAppendTime" {
+            return Err(invalid("message.timestamp.type", ts_type, "must be CreateTime or LogAppendTime".into()));
+        }
+        let policy = g("cleanup.policy").replace(' ', "");
+        if !policy.split(',').all(|p| p == "delete" || p == "compact") {
+            return Err(invalid("cleanup.policy", &policy, "must be delete and/or compact".into()));
+        }
+        let segment_bytes: u64 = num("segment.bytes", g("segment.bytes"))?;
+        if segment_bytes < 14 {
+            return Err(invalid("segment.bytes", g("segment.bytes"), "must be at least 14".into()));
+        }
+        let index_bytes: u64 = num("segment.index.bytes", g("segment.index.bytes"))?;
+        if index_bytes < 12 {
+            return Err(invalid("segment.index.bytes", g("segment.index.bytes"), "must be at least 12".into()));
+        }
+        Ok(LogConfig {
+            segment_bytes,
+            segment_ms: num("segment.ms", g("segment.ms"))?,
+            segment_index_bytes: index_bytes,
+            index_interval_bytes: num("index.interval.bytes", g("index.interval.bytes"))?,
+            retention_ms: num("retention.ms", g("retention.ms"))?,
+            retention_bytes: num("retention.bytes", g("retention.bytes"))?,
+            max_message_bytes: num("max.message.bytes", g("max.message.bytes"))?,
+            log_append_time: ts_type == "LogAppendTime",
+            flush_messages: num("flush.messages", g("flush.messages"))?,
+            flush_ms: num("flush.ms", g("flush.ms"))?,
+            cleanup_policy: policy,
+        })
+    }
+}
+
+fn canonical(key: &str) -> String {
+    let key = key.trim();
+    ALIASES.iter().find(|(a, _)| *a == key).map(|(_, k)| k.to_string()).unwrap_or_else(|| key.to_string())
+}
+
+fn invalid(key: &str, value: &str, reason: String) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.into(), reason }
+}
+
+fn num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    v.trim().parse::<T>().map_err(|e| invalid(key, v, e.to_string()))
+}
+
+fn boolean(key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, v, "expected true or false".into())),
+    }
+}
+
+/// `server.properties` syntax: `key=value` or `key: value`, `#`/`!` comments.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| {
+            let i = l.find(['=', ':'])?;
+            Some((l[..i].trim().to_string(), l[i + 1..].trim().to_string()))
+        })
+        .collect()
+}
+
+/// Strips a `NAME://` listener prefix; takes the first listener of a list.
+fn strip_scheme(v: &str) -> &str {
+    let first = v.split(',').next().unwrap_or("").trim();
+    first.split_once("://").map(|(_, rest)| rest).unwrap_or(first)
+}
+
+fn parse_host_port(v: &str) -> Result<(String, u16), String> {
+    let hp = strip_scheme(v);
+    let (host, port) = hp.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), port))
+}
+
+fn parse_listener(v: &str) -> Result<SocketAddr, String> {
+    let (host, port) = parse_host_port(v)?;
+    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host };
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| format!("listener host {ip:?} must be an IP address or localhost"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str], env: &[(&str, &str)]) -> Config {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Config::from_args_and_env(&args, env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = cfg(&[], &[]);
+        assert_eq!(c.listen.port(), 9092);
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.auto_create_topics);
+        assert_eq!(c.log_defaults.segment_bytes, 1 << 30);
+        assert_eq!(c.log_defaults.retention_ms, 168 * 3_600_000);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+    }
+
+    #[test]
+    fn precedence_flag_env_override() {
+        let c = cfg(
+            &["--segment-bytes", "2048", "--override", "log.retention.ms=5", "--listen=127.0.0.1:0"],
+            &[("ODRADEK_LOG_SEGMENT_BYTES", "1000"), ("ODRADEK_NUM_PARTITIONS", "3"), ("HOME", "/x")],
+        );
+        assert_eq!(c.log_defaults.segment_bytes, 2048);
+        assert_eq!(c.log_defaults.retention_ms, 5);
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.listen.port(), 0);
+    }
+
+    #[test]
+    fn properties_and_listener_forms() {
+        let p = parse_properties("# c\nlisteners=PLAINTEXT://localhost:19092\nadvertised.listeners: PLAINTEXT://example:1\n");
+        let c = Config::from_map(p.into_iter().collect()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:19092".parse().unwrap());
+        assert_eq!(c.advertised, Some(("example".to_string(), 1)));
+    }
+
+    #[test]
+    fn topic_overrides_validate() {
+        let c = cfg(&[], &[]);
+        let mut o = BTreeMap::new();
+        o.insert("segment.bytes".to_string(), "4096".to_string());
+        assert_eq!(c.log_config(&o).unwrap().segment_bytes, 4096);
+        o.insert("no.such".to_string(), "1".to_string());
+        assert!(c.log_config(&o).is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Odradek: a Kafka-compatible broker over a native, segmented, append-only log.
+
+pub mod api;
+pub mod config;
+pub mod log;
+pub mod meta;
+pub mod server;
+
+pub use config::Config;
+pub use server::{Broker, Handle};

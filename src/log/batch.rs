@@ -1,0 +1,196 @@
+//! RecordBatch (magic v2) headers: parse, CRC32C check, and the in-place rewrites the leader makes.
+//!
+//! On-disk and on-wire layout (big-endian), as in Kafka's `DefaultRecordBatch`:
+//! ```text
+//!  0 baseOffset i64 | 8 batchLength i32 | 12 partitionLeaderEpoch i32 | 16 magic i8 | 17 crc u32
+//! 21 attributes i16 | 23 lastOffsetDelta i32 | 27 baseTimestamp i64 | 35 maxTimestamp i64
+//! 43 producerId i64 | 51 producerEpoch i16 | 53 baseSequence i32 | 57 recordCount i32 | 61 records
+//! ```
+//! The CRC covers attributes..end, so baseOffset and partitionLeaderEpoch can be rewritten freely;
+//! changing maxTimestamp or attributes (LogAppendTime) requires a new CRC.
+
+/// Bytes before the records of a v2 batch.
+pub const HEADER_LEN: usize = 61;
+/// baseOffset + batchLength: what precedes the length-counted part.
+pub const LOG_OVERHEAD: usize = 12;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+
+/// Why a batch was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BatchError {
+    #[error("batch truncated: need {need} bytes, have {have}")]
+    Truncated { need: usize, have: usize },
+    #[error("batch length {0} is invalid")]
+    BadLength(i32),
+    #[error("unsupported magic {0}")]
+    BadMagic(i8),
+    #[error("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    Crc { stored: u32, computed: u32 },
+    #[error("record count {count} does not match last offset delta {delta}")]
+    BadCount { count: i32, delta: i32 },
+}
+
+/// The header fields of one batch, read without touching its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: i64,
+    /// Whole batch size in bytes, including the 12-byte log overhead.
+    pub size: usize,
+    pub magic: i8,
+    pub attributes: i16,
+    pub last_offset_delta: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
+    pub producer_id: i64,
+    pub record_count: i32,
+}
+
+impl BatchHeader {
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + self.last_offset_delta as i64
+    }
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+    pub fn is_control(&self) -> bool {
+        self.attributes & 0x20 != 0
+    }
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+/// Reads the header of the batch at the start of `buf`, checking lengths and magic only.
+pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    if buf.len() < HEADER_LEN {
+        return Err(BatchError::Truncated { need: HEADER_LEN, have: buf.len() });
+    }
+    let batch_length = i32_at(buf, 8);
+    if batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 {
+        return Err(BatchError::BadLength(batch_length));
+    }
+    let magic = buf[16] as i8;
+    if magic != 2 {
+        return Err(BatchError::BadMagic(magic));
+    }
+    Ok(BatchHeader {
+        base_offset: i64_at(buf, 0),
+        size: LOG_OVERHEAD + batch_length as usize,
+        magic,
+        attributes: i16_at(buf, ATTRIBUTES_OFFSET),
+        last_offset_delta: i32_at(buf, 23),
+        base_timestamp: i64_at(buf, 27),
+        max_timestamp: i64_at(buf, MAX_TIMESTAMP_OFFSET),
+        producer_id: i64_at(buf, 43),
+        record_count: i32_at(buf, 57),
+    })
+}
+
+/// Parses and fully validates the batch at the start of `buf` (length, magic, CRC, counts).
+pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
+    let h = parse_header(buf)?;
+    if buf.len() < h.size {
+        return Err(BatchError::Truncated { need: h.size, have: buf.len() });
+    }
+    let stored = u32::from_be_bytes([buf[17], buf[18], buf[19], buf[20]]);
+    let computed = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..h.size]);
+    if stored != computed {
+        return Err(BatchError::Crc { stored, computed });
+    }
+    if h.record_count < 0 || h.last_offset_delta < 0 || (h.record_count > 0 && h.last_offset_delta + 1 < h.record_count) {
+        return Err(BatchError::BadCount { count: h.record_count, delta: h.last_offset_delta });
+    }
+    Ok(h)
+}
+
+/// Validates every batch in a produce payload; returns their headers in order.
+pub fn validate_all(mut buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
+    let mut out = Vec::new();
+    while !buf.is_empty() {
+        let h = validate(buf)?;
+        buf = &buf[h.size..];
+        out.push(h);
+    }
+    Ok(out)
+}
+
+/// Rewrites the fields the leader owns: base offset and leader epoch (outside the CRC), and for
+/// LogAppendTime the timestamp type and max timestamp (inside it, so the CRC is recomputed).
+pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    if let Some(now) = log_append_time {
+        let attrs = i16_at(batch, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
+        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A minimal, valid, uncompressed batch with `n` empty records.
+    pub fn sample_batch(n: i32, ts: i64) -> Vec<u8> {
+        let mut records = Vec::new();
+        for i in 0..n {
+            // length, attributes, timestampDelta, offsetDelta, keyLen(-1), valueLen(0), headers(0)
+            let body = [0u8, 0, (i * 2) as u8, 1, 0, 0];
+            records.push((body.len() * 2) as u8);
+            records.extend_from_slice(&body);
+        }
+        let mut b = vec![0u8; HEADER_LEN];
+        b.extend_from_slice(&records);
+        let len = (b.len() - LOG_OVERHEAD) as i32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        b[16] = 2;
+        b[23..27].copy_from_slice(&(n - 1).to_be_bytes());
+        b[27..35].copy_from_slice(&ts.to_be_bytes());
+        b[35..43].copy_from_slice(&ts.to_be_bytes());
+        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
+        b[57..61].copy_from_slice(&n.to_be_bytes());
+        let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn validates_and_detects_corruption() {
+        let b = sample_batch(3, 1000);
+        let h = validate(&b).unwrap();
+        assert_eq!(h.record_count, 3);
+        assert_eq!(h.size, b.len());
+        let mut bad = b.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(matches!(validate(&bad), Err(BatchError::Crc { .. })));
+        assert!(matches!(validate(&b[..b.len() - 1]), Err(BatchError::Truncated { .. })));
+        let mut m = b.clone();
+        m[16] = 1;
+        assert_eq!(validate(&m), Err(BatchError::BadMagic(1)));
+    }
+
+    #[test]
+    fn stamping_keeps_crc_valid() {
+        let mut b = sample_batch(2, 5);
+        stamp(&mut b, 42, 0, None);
+        assert_eq!(validate(&b).unwrap().base_offset, 42);
+        stamp(&mut b, 43, 0, Some(99));
+        let h = validate(&b).unwrap();
+        assert_eq!((h.base_offset, h.max_timestamp, h.attributes & 0x08), (43, 99, 0x08));
+    }
+}

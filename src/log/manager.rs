@@ -1,0 +1,201 @@
+//! All partitions on disk: topic create/delete, lookup, and the background flush/retention passes.
+
+use super::partition::Partition;
+use crate::config::{Config, ConfigError};
+use crate::meta::{self, TopicMeta};
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Kafka's marker for a clean shutdown: without it, the active segments are recovered.
+const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
+
+/// A topic and its open partitions.
+pub struct Topic {
+    pub name: String,
+    pub id: uuid::Uuid,
+    pub configs: BTreeMap<String, String>,
+    pub partitions: Vec<Arc<Partition>>,
+}
+
+impl Topic {
+    pub fn is_internal(&self) -> bool {
+        self.name.starts_with("__")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error("topic {0} already exists")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("number of partitions must be at least 1, got {0}")]
+    InvalidPartitions(i32),
+    #[error("{0}")]
+    InvalidConfig(#[from] ConfigError),
+    #[error("topic {0} does not exist")]
+    Unknown(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+pub struct LogManager {
+    config: Arc<Config>,
+    data_dir: PathBuf,
+    topics: RwLock<HashMap<String, Arc<Topic>>>,
+    /// Serialises topic create/delete and the topics.json rewrite.
+    admin: Mutex<()>,
+}
+
+/// Kafka's `Topic.validate`: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("Topic name is illegal, it can't be empty".into());
+    }
+    if name == "." || name == ".." {
+        return Err("Topic name cannot be \".\" or \"..\"".into());
+    }
+    if name.len() > 249 {
+        return Err(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return Err(format!(
+            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+impl LogManager {
+    /// Opens every topic recorded in the data dir; recovers active segments after a crash.
+    pub fn open(config: Arc<Config>) -> Result<LogManager, TopicError> {
+        let data_dir = config.data_dir.clone();
+        std::fs::create_dir_all(&data_dir)?;
+        let marker = data_dir.join(CLEAN_SHUTDOWN);
+        let clean = marker.exists();
+        let mut topics = HashMap::new();
+        for t in meta::load_topics(&data_dir)? {
+            let log_config = config.log_config(&t.configs)?;
+            let mut partitions = Vec::new();
+            for p in 0..t.partitions {
+                partitions.push(Arc::new(Partition::open(&data_dir, &t.name, p, log_config.clone(), clean)?));
+            }
+            topics.insert(t.name.clone(), Arc::new(Topic { name: t.name, id: t.id, configs: t.configs, partitions }));
+        }
+        if clean {
+            std::fs::remove_file(&marker)?;
+        } else if !topics.is_empty() {
+            tracing::info!("no clean shutdown marker: recovered active segments");
+        }
+        Ok(LogManager { config, data_dir, topics: RwLock::new(topics), admin: Mutex::new(()) })
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    pub fn get_by_id(&self, id: uuid::Uuid) -> Option<Arc<Topic>> {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).values().find(|t| t.id == id).cloned()
+    }
+
+    pub fn partition(&self, name: &str, index: i32) -> Option<Arc<Partition>> {
+        self.get(name)?.partitions.get(usize::try_from(index).ok()?).cloned()
+    }
+
+    /// All topics, sorted by name.
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        let mut v: Vec<_> = self.topics.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// Checks a create request; with `validate_only` stops there. Returns the topic (or what it would be).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>, TopicError> {
+        validate_topic_name(name).map_err(TopicError::InvalidName)?;
+        if partitions < 1 {
+            return Err(TopicError::InvalidPartitions(partitions));
+        }
+        let log_config = self.config.log_config(&configs)?;
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = self.get(name) {
+            return Err(TopicError::AlreadyExists(existing.name.clone()));
+        }
+        let id = uuid::Uuid::new_v4();
+        if validate_only {
+            return Ok(Arc::new(Topic { name: name.into(), id, configs, partitions: Vec::new() }));
+        }
+        let mut parts = Vec::new();
+        for p in 0..partitions {
+            // A leftover directory from an unclean delete must not leak old data into the new topic.
+            let dir = self.data_dir.join(Partition::dir_name(name, p));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            parts.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), true)?));
+        }
+        let topic = Arc::new(Topic { name: name.into(), id, configs, partitions: parts });
+        let mut all = self.snapshot_meta();
+        all.push(TopicMeta { name: name.into(), id, partitions, configs: topic.configs.clone() });
+        meta::save_topics(&self.data_dir, &all)?;
+        self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.into(), topic.clone());
+        tracing::info!(topic = name, partitions, "created topic");
+        Ok(topic)
+    }
+
+    /// Removes a topic: forgets it durably first, then deletes its files.
+    pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let topic = self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(name).ok_or_else(|| TopicError::Unknown(name.into()))?;
+        meta::save_topics(&self.data_dir, &self.snapshot_meta())?;
+        for p in &topic.partitions {
+            if let Err(e) = p.delete() {
+                tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove partition directory");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    fn snapshot_meta(&self) -> Vec<TopicMeta> {
+        self.list()
+            .iter()
+            .map(|t| TopicMeta { name: t.name.clone(), id: t.id, partitions: t.partitions.len() as i32, configs: t.configs.clone() })
+            .collect()
+    }
+
+    fn all_partitions(&self) -> Vec<Arc<Partition>> {
+        self.list().iter().flat_map(|t| t.partitions.clone()).collect()
+    }
+
+    pub fn retention_pass(&self) {
+        for p in self.all_partitions() {
+            if let Err(e) = p.apply_retention() {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed");
+            }
+        }
+    }
+
+    pub fn flush_pass(&self) {
+        for p in self.all_partitions() {
+            if let Err(e) = p.flush_if_due() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "flush failed");
+            }
+        }
+    }
+
+    /// Clean shutdown: flush and seal every partition, then leave the marker.
+    pub fn close(&self) -> io::Result<()> {
+        for p in self.all_partitions() {
+            p.close()?;
+        }
+        meta::write_atomic(&self.data_dir, CLEAN_SHUTDOWN, b"")
+    }
+}

@@ -1,0 +1,11 @@
+//! The storage engine: record batches, segments, indexes, partitions. Knows bytes, files and
+//! offsets; nothing of the network.
+
+pub mod batch;
+pub mod index;
+pub mod manager;
+pub mod partition;
+pub mod segment;
+
+pub use manager::{LogManager, Topic, TopicError};
+pub use partition::{LogError, Partition, LEADER_EPOCH};

@@ -1,0 +1,386 @@
+//! The log of one partition: its segments, offsets, roll, retention, recovery and flush policy.
+//!
+//! Appends and reads take a short synchronous lock (never held across an `.await`); every
+//! append publishes the new log end offset on a `watch` channel that long-polling fetches wait on.
+
+use super::batch::{self, BatchHeader};
+use super::segment::{self, Segment};
+use crate::config::LogConfig;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// Kafka's leader epoch; one node, one epoch, everywhere (KIP-320).
+pub const LEADER_EPOCH: i32 = 0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("offset {offset} is out of range [{start}, {end}]")]
+    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+    #[error("invalid batch: {0}")]
+    Batch(#[from] batch::BatchError),
+    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
+    TooLarge { size: usize, max: i32 },
+    #[error("I/O error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendInfo {
+    pub base_offset: i64,
+    pub log_append_time: Option<i64>,
+    pub log_start_offset: i64,
+}
+
+/// What a read returns besides the bytes.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    pub records: Bytes,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+}
+
+pub struct Partition {
+    pub topic: String,
+    pub index: i32,
+    dir: PathBuf,
+    log: Mutex<Log>,
+    end_offset: watch::Sender<i64>,
+}
+
+struct Log {
+    config: LogConfig,
+    /// By base offset; the last one is the active segment.
+    segments: BTreeMap<i64, Segment>,
+    next_offset: i64,
+    unflushed: i64,
+    last_flush: Instant,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Partition {
+    /// `<data>/<topic>-<index>`, Kafka's directory name.
+    pub fn dir_name(topic: &str, index: i32) -> String {
+        format!("{topic}-{index}")
+    }
+
+    /// Opens (or creates) the partition in `data_dir`. `clean` says the last shutdown was clean;
+    /// otherwise the active segment is recovered: scanned, CRC-checked, truncated after the last
+    /// good batch, its indexes rebuilt.
+    pub fn open(data_dir: &Path, topic: &str, index: i32, config: LogConfig, clean: bool) -> io::Result<Partition> {
+        let dir = data_dir.join(Self::dir_name(topic, index));
+        std::fs::create_dir_all(&dir)?;
+        let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| segment::parse_stem(&e.file_name().to_string_lossy(), ".log"))
+            .collect();
+        bases.sort_unstable();
+        let mut segments = BTreeMap::new();
+        let last = bases.last().copied();
+        for base in bases {
+            let recover = !clean && Some(base) == last;
+            let (seg, rec) = Segment::open(&dir, base, config.segment_index_bytes, config.index_interval_bytes, recover)?;
+            if rec.truncated_bytes > 0 {
+                tracing::warn!(
+                    topic, partition = index, segment = base, truncated_bytes = rec.truncated_bytes,
+                    valid_bytes = rec.valid_bytes, "recovery truncated a torn or corrupt log tail"
+                );
+            }
+            segments.insert(base, seg);
+        }
+        if segments.is_empty() {
+            segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
+        }
+        let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
+        let (end_offset, _) = watch::channel(next_offset);
+        Ok(Partition {
+            topic: topic.to_string(),
+            index,
+            dir,
+            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now() }),
+            end_offset,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        // A panic while holding the lock cannot leave a half-applied append visible (size is
+        // advanced only after the write), so a poisoned lock is still safe to use.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.end_offset.subscribe()
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.lock().next_offset
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.lock().start_offset()
+    }
+
+    pub fn config(&self) -> LogConfig {
+        self.lock().config.clone()
+    }
+
+    pub fn set_config(&self, config: LogConfig) {
+        self.lock().config = config;
+    }
+
+    /// Appends a produce payload: validates every batch, then stamps and writes them in order.
+    /// Nothing is written unless every batch is valid.
+    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
+        let headers = batch::validate_all(records)?;
+        if headers.is_empty() {
+            return Err(batch::BatchError::Truncated { need: batch::HEADER_LEN, have: 0 }.into());
+        }
+        let mut log = self.lock();
+        let max = log.config.max_message_bytes;
+        if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
+            return Err(LogError::TooLarge { size: h.size, max });
+        }
+        let append_time = log.config.log_append_time.then(now_ms);
+        let base_offset = log.next_offset;
+        let mut buf = records.to_vec();
+        let mut pos = 0;
+        for h in &headers {
+            let bytes = &mut buf[pos..pos + h.size];
+            let offset = log.next_offset;
+            batch::stamp(bytes, offset, LEADER_EPOCH, append_time);
+            let stamped = BatchHeader {
+                base_offset: offset,
+                max_timestamp: append_time.unwrap_or(h.max_timestamp),
+                ..*h
+            };
+            log.maybe_roll(&self.dir, &stamped)?;
+            log.active().append(bytes, &stamped)?;
+            log.next_offset = stamped.next_offset();
+            log.unflushed += h.record_count as i64;
+            pos += h.size;
+        }
+        log.maybe_flush()?;
+        let info = AppendInfo { base_offset, log_append_time: append_time, log_start_offset: log.start_offset() };
+        let end = log.next_offset;
+        drop(log);
+        self.end_offset.send_replace(end);
+        Ok(info)
+    }
+
+    /// Reads from `offset` (see `Segment::read` for the shaping rules).
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadResult, LogError> {
+        let log = self.lock();
+        let (start, end) = (log.start_offset(), log.next_offset);
+        if offset < start || offset > end {
+            return Err(LogError::OffsetOutOfRange { offset, start, end });
+        }
+        let mut records = Bytes::new();
+        if offset < end {
+            for (_, seg) in log.segments.range(..=offset).next_back().into_iter().chain(log.segments.range(offset + 1..)) {
+                if seg.next_offset <= offset {
+                    continue;
+                }
+                records = seg.read(offset, max_bytes, min_one)?;
+                break;
+            }
+        }
+        Ok(ReadResult { records, high_watermark: end, log_start_offset: start })
+    }
+
+    /// ListOffsets by timestamp: the first record with timestamp >= `ts`, as (offset, timestamp).
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let log = self.lock();
+        for seg in log.segments.values() {
+            if seg.max_timestamp < ts {
+                continue;
+            }
+            let mut found = None;
+            seg.for_each_batch(seg.time_lookup(ts), |h, bytes| {
+                if h.max_timestamp >= ts && !h.is_control() {
+                    found = record_at_or_after(h, bytes, |t| t >= ts);
+                }
+                found.is_none()
+            })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// ListOffsets MAX_TIMESTAMP (KIP-734): the record with the largest timestamp.
+    pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let log = self.lock();
+        let Some(seg) = log.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp) else {
+            return Ok(None);
+        };
+        let max = seg.max_timestamp;
+        let mut found = None;
+        seg.for_each_batch(seg.base_offset, |h, bytes| {
+            if h.max_timestamp == max && !h.is_control() {
+                found = record_at_or_after(h, bytes, |t| t == max);
+            }
+            found.is_none()
+        })?;
+        Ok(found)
+    }
+
+    /// fsyncs the log and its indexes.
+    pub fn flush(&self) -> io::Result<()> {
+        let mut log = self.lock();
+        log.flush()
+    }
+
+    /// Time-based flush (`flush.ms`), called by the background flusher.
+    pub fn flush_if_due(&self) -> io::Result<()> {
+        let mut log = self.lock();
+        let due = log.unflushed > 0 && log.last_flush.elapsed() >= Duration::from_millis(log.config.flush_ms.max(0) as u64);
+        if due {
+            log.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes whole segments past `retention.ms` / `retention.bytes`; returns how many.
+    pub fn apply_retention(&self) -> io::Result<usize> {
+        let mut log = self.lock();
+        let now = now_ms();
+        let cfg = log.config.clone();
+        if !cfg.cleanup_policy.split(',').any(|p| p == "delete") {
+            return Ok(0);
+        }
+        let expired = |s: &Segment| {
+            let largest = if s.max_timestamp >= 0 {
+                s.max_timestamp
+            } else {
+                s.created().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(now)
+            };
+            cfg.retention_ms >= 0 && now - largest > cfg.retention_ms
+        };
+        // An expired active segment is rolled first so that it can go too, as Kafka does.
+        let active_expired = log.segments.values().next_back().map(|s| !s.is_empty() && expired(s)).unwrap_or(false);
+        if active_expired && log.segments.values().all(|s| s.is_empty() || expired(s)) {
+            log.roll(&self.dir)?;
+        }
+        let mut total: i64 = log.segments.values().map(|s| s.size() as i64).sum();
+        let mut deleted = 0;
+        while log.segments.len() > 1 {
+            let Some((&base, first)) = log.segments.iter().next() else { break };
+            let over_size = cfg.retention_bytes >= 0 && total - first.size() as i64 >= cfg.retention_bytes;
+            if !(expired(first) || over_size) {
+                break;
+            }
+            total -= first.size() as i64;
+            if let Some(seg) = log.segments.remove(&base) {
+                seg.delete()?;
+                deleted += 1;
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(topic = %self.topic, partition = self.index, deleted, log_start_offset = log.start_offset(), "retention deleted segments");
+        }
+        Ok(deleted)
+    }
+
+    /// Number of segments (for tests and metrics).
+    pub fn segment_count(&self) -> usize {
+        self.lock().segments.len()
+    }
+
+    /// Flushes and seals the active segment's indexes: a clean shutdown.
+    pub fn close(&self) -> io::Result<()> {
+        let mut log = self.lock();
+        log.flush()?;
+        if let Some(seg) = log.segments.values_mut().next_back() {
+            seg.seal()?;
+        }
+        Ok(())
+    }
+
+    /// Removes the partition's directory (topic deletion).
+    pub fn delete(&self) -> io::Result<()> {
+        let mut log = self.lock();
+        log.segments.clear();
+        std::fs::remove_dir_all(&self.dir)
+    }
+}
+
+/// First record of a batch whose timestamp satisfies `pred`, as (offset, timestamp). Decodes
+/// the batch (decompressing if needed): used only by ListOffsets, never on produce/fetch.
+fn record_at_or_after(h: &BatchHeader, bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
+    if h.attributes & 0x08 != 0 {
+        // LogAppendTime: every record carries the batch's max timestamp.
+        return pred(h.max_timestamp).then_some((h.base_offset, h.max_timestamp));
+    }
+    let mut buf = Bytes::copy_from_slice(bytes);
+    match kafka_protocol::records::RecordBatchDecoder::decode(&mut buf) {
+        Ok(set) => set.records.iter().find(|r| pred(r.timestamp)).map(|r| (r.offset, r.timestamp)),
+        Err(e) => {
+            tracing::warn!(error = %e, base_offset = h.base_offset, "cannot decode batch for timestamp lookup");
+            Some((h.base_offset, h.max_timestamp))
+        }
+    }
+}
+
+impl Log {
+    fn active(&mut self) -> &mut Segment {
+        self.segments.values_mut().next_back().expect("a partition always has an active segment")
+    }
+
+    fn start_offset(&self) -> i64 {
+        self.segments.keys().next().copied().unwrap_or(self.next_offset)
+    }
+
+    /// Rolls when the next batch would not fit, the indexes are full, `segment.ms` passed, or
+    /// relative offsets would overflow u32.
+    fn maybe_roll(&mut self, dir: &Path, next: &BatchHeader) -> io::Result<()> {
+        let cfg_bytes = self.config.segment_bytes;
+        let segment_ms = self.config.segment_ms;
+        let seg = self.active();
+        if seg.is_empty() {
+            return Ok(());
+        }
+        let full = seg.size() + next.size as u64 > cfg_bytes;
+        let old = SystemTime::now().duration_since(seg.created()).map(|d| d.as_millis() as i64 >= segment_ms).unwrap_or(false);
+        let overflow = next.last_offset() - seg.base_offset > i32::MAX as i64;
+        if full || old || overflow || seg.indexes_full() {
+            self.roll(dir)?;
+        }
+        Ok(())
+    }
+
+    fn roll(&mut self, dir: &Path) -> io::Result<()> {
+        let base = self.next_offset;
+        let old = self.active();
+        old.seal()?;
+        // A sealed segment is never written again: make it durable once, now.
+        old.flush()?;
+        let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
+        self.segments.insert(base, seg);
+        Ok(())
+    }
+
+    fn maybe_flush(&mut self) -> io::Result<()> {
+        if self.unflushed >= self.config.flush_messages.max(1) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Some(seg) = self.segments.values().next_back() {
+            seg.flush()?;
+        }
+        self.unflushed = 0;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+}

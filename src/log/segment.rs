@@ -1,0 +1,276 @@
+//! One log segment: a `.log` file of record batches plus its `.index` and `.timeindex`.
+//!
+//! Files are named by the segment's base offset, 20 digits, as Kafka names them.
+
+use super::batch::{self, BatchHeader, HEADER_LEN};
+use super::index::{OffsetIndex, TimeIndex};
+use bytes::{Bytes, BytesMut};
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// `00000000000000000042` for base offset 42.
+pub fn file_stem(base_offset: i64) -> String {
+    format!("{base_offset:020}")
+}
+
+/// The base offset a segment file name encodes, if it is one of ours.
+pub fn parse_stem(name: &str, ext: &str) -> Option<i64> {
+    let stem = name.strip_suffix(ext)?;
+    if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+        stem.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// What a recovery scan found in a segment.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    pub valid_bytes: u64,
+    pub truncated_bytes: u64,
+    pub batches: usize,
+}
+
+pub struct Segment {
+    pub base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    /// Bytes of whole, valid batches in the file.
+    size: u64,
+    index: OffsetIndex,
+    time_index: TimeIndex,
+    bytes_since_index: u64,
+    index_interval: u64,
+    /// One past the last offset stored here (== base_offset when empty).
+    pub next_offset: i64,
+    /// Largest batch max timestamp seen, and the offset of that batch's last record.
+    pub max_timestamp: i64,
+    created: SystemTime,
+}
+
+impl Segment {
+    /// Creates a new, empty segment.
+    pub fn create(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}.log"));
+        let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
+        let index = OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, false)?;
+        let time_index = TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, false)?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            log,
+            size: 0,
+            index,
+            time_index,
+            bytes_since_index: 0,
+            index_interval,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            created: SystemTime::now(),
+        })
+    }
+
+    /// Opens an existing segment. With `recover`, every batch is checked (lengths, CRC, offsets);
+    /// the file is truncated after the last good one and both indexes are rebuilt. Without it, the
+    /// indexes on disk are trusted and only the tail batch is located.
+    pub fn open(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64, recover: bool) -> io::Result<(Segment, Recovery)> {
+        let stem = file_stem(base_offset);
+        let log_path = dir.join(format!("{stem}.log"));
+        let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
+        let meta = log.metadata()?;
+        let file_len = meta.len();
+        let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
+        let index = OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, !recover)?;
+        let time_index = TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, !recover)?;
+        let mut seg = Segment {
+            base_offset,
+            log_path,
+            log,
+            size: 0,
+            index,
+            time_index,
+            bytes_since_index: 0,
+            index_interval,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            created,
+        };
+        let rec = seg.scan(file_len, recover)?;
+        if rec.truncated_bytes > 0 {
+            seg.log.set_len(rec.valid_bytes)?;
+        }
+        Ok((seg, rec))
+    }
+
+    /// Walks the batches from the start (or from the last index entry when trusting indexes),
+    /// stopping at the first invalid one.
+    fn scan(&mut self, file_len: u64, full: bool) -> io::Result<Recovery> {
+        let mut pos: u64 = if full { 0 } else { self.index.lookup(i64::MAX).1 as u64 };
+        let mut rec = Recovery::default();
+        let mut expected_min = self.base_offset;
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= file_len {
+            self.log.read_exact_at(&mut header, pos)?;
+            let h = match batch::parse_header(&header) {
+                Ok(h) => h,
+                Err(_) => break,
+            };
+            if pos + h.size as u64 > file_len || (full && h.base_offset < expected_min) {
+                break;
+            }
+            if full {
+                let mut buf = vec![0u8; h.size];
+                self.log.read_exact_at(&mut buf, pos)?;
+                if batch::validate(&buf).is_err() {
+                    break;
+                }
+                self.index_batch(&h, pos as u32);
+            }
+            self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+            expected_min = h.next_offset();
+            self.next_offset = h.next_offset();
+            pos += h.size as u64;
+            rec.batches += 1;
+        }
+        if !full {
+            // Indexes are trusted; the max timestamp comes from the time index's last entry.
+            self.max_timestamp = self.max_timestamp.max(self.time_index_max());
+        }
+        rec.valid_bytes = pos;
+        rec.truncated_bytes = file_len - pos;
+        self.size = pos;
+        Ok(rec)
+    }
+
+    /// A sealed segment's last time index entry holds its max timestamp (see `seal`).
+    fn time_index_max(&self) -> i64 {
+        self.time_index.last_timestamp().unwrap_or(-1)
+    }
+
+    fn index_batch(&mut self, h: &BatchHeader, position: u32) {
+        if self.bytes_since_index >= self.index_interval {
+            self.index.append(h.base_offset, position);
+            self.time_index.maybe_append(self.max_timestamp.max(h.max_timestamp), h.last_offset());
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += h.size as u64;
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+    pub fn created(&self) -> SystemTime {
+        self.created
+    }
+    pub fn indexes_full(&self) -> bool {
+        self.index.is_full() || self.time_index.is_full()
+    }
+
+    /// Appends one stamped, validated batch.
+    pub fn append(&mut self, bytes: &[u8], h: &BatchHeader) -> io::Result<()> {
+        let position = self.size;
+        self.log.write_all_at(bytes, position)?;
+        self.index_batch(h, position as u32);
+        self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
+        self.size += bytes.len() as u64;
+        self.next_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// Position of the first batch whose last offset is >= `offset`, with its header.
+    fn locate(&self, offset: i64, limit: u64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let (_, start) = self.index.lookup(offset);
+        let mut pos = start as u64;
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= limit {
+            self.log.read_exact_at(&mut header, pos)?;
+            let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            if h.last_offset() >= offset {
+                return Ok(Some((pos, h)));
+            }
+            pos += h.size as u64;
+        }
+        Ok(None)
+    }
+
+    /// Reads whole batches starting with the one containing `offset`: at least that one batch
+    /// (even past `max_bytes`), then as much as fits in `max_bytes`; the last batch may be cut
+    /// short at the limit, as Kafka does (clients drop a partial trailing batch).
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> io::Result<Bytes> {
+        let limit = self.size;
+        let Some((pos, first)) = self.locate(offset, limit)? else {
+            return Ok(Bytes::new());
+        };
+        let available = (limit - pos) as usize;
+        let want = if min_one { max_bytes.max(first.size) } else { max_bytes };
+        let len = want.min(available);
+        if len < first.size && !min_one {
+            return Ok(Bytes::new());
+        }
+        let mut buf = BytesMut::zeroed(len);
+        self.log.read_exact_at(&mut buf, pos)?;
+        Ok(buf.freeze())
+    }
+
+    /// Calls `f` on each batch (header and bytes) from the batch containing `from_offset` on,
+    /// until `f` returns false.
+    pub fn for_each_batch(&self, from_offset: i64, mut f: impl FnMut(&BatchHeader, &[u8]) -> bool) -> io::Result<()> {
+        let limit = self.size;
+        let Some((mut pos, _)) = self.locate(from_offset, limit)? else {
+            return Ok(());
+        };
+        let mut header = [0u8; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= limit {
+            self.log.read_exact_at(&mut header, pos)?;
+            let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let mut buf = vec![0u8; h.size];
+            self.log.read_exact_at(&mut buf, pos)?;
+            if !f(&h, &buf) {
+                break;
+            }
+            pos += h.size as u64;
+        }
+        Ok(())
+    }
+
+    /// The first offset from which a scan finds timestamps >= `ts`.
+    pub fn time_lookup(&self, ts: i64) -> i64 {
+        self.time_index.lookup(ts)
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        self.log.sync_data()?;
+        self.index.flush()?;
+        self.time_index.flush()
+    }
+
+    /// Shrinks the indexes to their entries (when the segment stops being active, or at shutdown).
+    pub fn seal(&mut self) -> io::Result<()> {
+        // Like Kafka's onBecomeInactiveSegment: the last entry records the segment's max timestamp.
+        if self.max_timestamp >= 0 && self.next_offset > self.base_offset {
+            self.time_index.maybe_append(self.max_timestamp, self.next_offset - 1);
+        }
+        self.index.trim()?;
+        self.time_index.trim()
+    }
+
+    /// Removes the segment's files.
+    pub fn delete(self) -> io::Result<()> {
+        let paths = [self.log_path.clone(), self.index.path().to_path_buf(), self.time_index.path().to_path_buf()];
+        drop(self);
+        for p in paths {
+            match std::fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! `odradek`: runs the broker until SIGTERM or Ctrl-C.
+
+use odradek::{Broker, Config};
+use std::time::Instant;
+
+const HELP: &str = "odradek — a Kafka-compatible broker
+
+USAGE: odradek [--config server.properties] [--override key=value]... [--<kafka-key> value]...
+
+Every setting is an Apache Kafka config key; a flag --a-b-c sets a.b.c, and ODRADEK_A_B_C=v sets it
+from the environment. Common ones: --listeners HOST:PORT (default 0.0.0.0:9092), --advertised-listeners
+HOST:PORT, --data-dir DIR (log.dirs, default ./data), --num-partitions N, --auto-create-topics-enable
+BOOL, --segment-bytes N, --retention-ms N, --message-max-bytes N, --socket-request-max-bytes N.
+Precedence: defaults < --config < env < flags < --override.";
+
+fn main() -> std::process::ExitCode {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{HELP}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    let config = match Config::from_args_and_env(&args, std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("odradek: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("odradek: cannot start runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match Broker::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "startup failed");
+                return std::process::ExitCode::FAILURE;
+            }
+        };
+        tracing::info!(
+            "odradek started: listening on {}, advertised {}:{}, data dir {}, in {} ms",
+            handle.local_addr(),
+            handle.advertised().0,
+            handle.advertised().1,
+            handle.data_dir().display(),
+            started.elapsed().as_millis()
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        match handle.shutdown().await {
+            Ok(()) => {
+                tracing::info!("shut down cleanly");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "unclean shutdown");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! ApiKey -> handler. The ApiVersions table is generated from the same list that routes
+//! requests, so the broker advertises exactly what it handles.
+
+use super::Broker;
+use crate::api;
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, Message};
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+
+/// What the connection does after a request.
+pub enum Outcome {
+    /// Send these bytes (size prefix included).
+    Respond(Bytes),
+    /// Send nothing (Produce with acks=0).
+    NoResponse,
+    /// Log the reason and close the connection, as Kafka does for requests it cannot parse.
+    Close(String),
+}
+
+macro_rules! apis {
+    ($( $key:ident: $req:ty => $handler:path, advertise_from $min:expr, silent_if $silent:expr; )*) => {
+        /// (api key, min version, max version) for every API this broker handles.
+        pub fn supported_apis() -> Vec<(ApiKey, i16, i16)> {
+            vec![$( (ApiKey::$key, $min, <$req as Message>::VERSIONS.max) ),*]
+        }
+
+        async fn route(broker: &Arc<Broker>, key: ApiKey, header: RequestHeader, body: &mut Bytes) -> Outcome {
+            let version = header.request_api_version;
+            match key {
+                $(ApiKey::$key => {
+                    let range = <$req as Message>::VERSIONS;
+                    if version < range.min || version > range.max {
+                        return Outcome::Close(format!("{key:?} v{version} is not supported (supported: v{}-v{})", range.min, range.max));
+                    }
+                    let req = match <$req as Decodable>::decode(body, version) {
+                        Ok(r) => r,
+                        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request: {e}")),
+                    };
+                    let silent: fn(&$req) -> bool = $silent;
+                    let no_response = silent(&req);
+                    let resp = $handler(broker, &header, req).await;
+                    if no_response {
+                        return Outcome::NoResponse;
+                    }
+                    encode(&header, key, &resp)
+                })*
+                _ => Outcome::Close(format!("API {key:?} is not supported")),
+            }
+        }
+    };
+}
+
+apis! {
+    Produce: ProduceRequest => api::produce::handle, advertise_from 0, silent_if |r| r.acks == 0;
+    Fetch: FetchRequest => api::fetch::handle, advertise_from 4, silent_if |_| false;
+    ListOffsets: ListOffsetsRequest => api::offsets::list_offsets, advertise_from 1, silent_if |_| false;
+    Metadata: MetadataRequest => api::metadata::handle, advertise_from 0, silent_if |_| false;
+    ApiVersions: ApiVersionsRequest => api_versions, advertise_from 0, silent_if |_| false;
+    CreateTopics: CreateTopicsRequest => api::admin::create_topics, advertise_from 2, silent_if |_| false;
+    DeleteTopics: DeleteTopicsRequest => api::admin::delete_topics, advertise_from 1, silent_if |_| false;
+    OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => api::offsets::offset_for_leader_epoch, advertise_from 2, silent_if |_| false;
+}
+
+/// Decodes one frame (header + body), runs its handler and encodes the response.
+pub async fn handle(broker: &Arc<Broker>, mut frame: Bytes) -> Outcome {
+    if frame.len() < 8 {
+        return Outcome::Close(format!("request of {} bytes is too short for a header", frame.len()));
+    }
+    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
+    let version = i16::from_be_bytes([frame[2], frame[3]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Outcome::Close(format!("unknown API key {raw_key}"));
+    };
+    if key == ApiKey::ApiVersions && version > ApiVersionsRequest::VERSIONS.max {
+        // KIP-511: answer a too-new ApiVersions at v0 with UNSUPPORTED_VERSION so the client can downgrade.
+        let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+        let header = RequestHeader::default().with_request_api_key(raw_key).with_request_api_version(0).with_correlation_id(correlation_id);
+        let range = ApiVersionsRequest::VERSIONS;
+        let resp = ApiVersionsResponse::default()
+            .with_error_code(ResponseError::UnsupportedVersion.code())
+            .with_api_keys(vec![ApiVersion::default().with_api_key(raw_key).with_min_version(range.min).with_max_version(range.max)]);
+        return encode(&header, key, &resp);
+    }
+    let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
+        Ok(h) => h,
+        Err(e) => return Outcome::Close(format!("malformed {key:?} request header: {e}")),
+    };
+    route(broker, key, header, &mut frame).await
+}
+
+/// ApiVersions: the table comes from `supported_apis`, nothing hand-maintained.
+async fn api_versions(_broker: &Arc<Broker>, _header: &RequestHeader, _req: ApiVersionsRequest) -> ApiVersionsResponse {
+    let api_keys = supported_apis()
+        .into_iter()
+        .map(|(k, min, max)| ApiVersion::default().with_api_key(k as i16).with_min_version(min).with_max_version(max))
+        .collect();
+    ApiVersionsResponse::default().with_api_keys(api_keys)
+}
+
+fn encode<R: Encodable>(header: &RequestHeader, key: ApiKey, resp: &R) -> Outcome {
+    let version = header.request_api_version;
+    let mut buf = BytesMut::with_capacity(256);
+    buf.put_i32(0);
+    let header_version = key.response_header_version(version);
+    let res = ResponseHeader::default()
+        .with_correlation_id(header.correlation_id)
+        .encode(&mut buf, header_version)
+        .and_then(|_| resp.encode(&mut buf, version));
+    if let Err(e) = res {
+        // A response we cannot encode is a bug in a handler; the client must not hang on it.
+        tracing::error!(api = ?key, version, error = %e, "cannot encode response");
+        return Outcome::Close(format!("internal error encoding {key:?} v{version} response"));
+    }
+    let size = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&size.to_be_bytes());
+    Outcome::Respond(buf.freeze())
+}

@@ -1,0 +1,113 @@
+//! The network edge: the listener, per-connection framing, and dispatch to the API handlers.
+
+mod connection;
+pub mod dispatch;
+mod listener;
+
+use crate::config::Config;
+use crate::log::LogManager;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Everything a request handler can reach: settings, the logs, and who we are.
+pub struct Broker {
+    pub config: Arc<Config>,
+    pub logs: LogManager,
+    pub cluster_id: String,
+    pub node_id: i32,
+    /// Host and port returned by Metadata (`advertised.listeners`).
+    pub advertised: (String, u16),
+    /// Flips to true once when the broker starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running broker.
+pub struct Handle {
+    broker: Arc<Broker>,
+    local_addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot open data dir: {0}")]
+    Log(#[from] crate::log::TopicError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Broker {
+    /// Opens the data dir, binds the listener and starts serving.
+    pub async fn start(config: Config) -> Result<Handle, StartError> {
+        let config = Arc::new(config);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let local_addr = listener.local_addr()?;
+        let logs = LogManager::open(config.clone())?;
+        let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
+        let advertised = config.advertised.clone().unwrap_or_else(|| {
+            let host = if local_addr.ip().is_unspecified() { "localhost".to_string() } else { local_addr.ip().to_string() };
+            (host, local_addr.port())
+        });
+        let (shutdown_tx, shutdown) = watch::channel(false);
+        let broker = Arc::new(Broker { config: config.clone(), logs, cluster_id, node_id: config.node_id, advertised, shutdown });
+        let mut tasks = vec![tokio::spawn(listener::run(listener, broker.clone()))];
+        tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
+        let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
+        tasks.push(spawn_periodic(broker.clone(), flush_every, |b| b.logs.flush_pass()));
+        Ok(Handle { broker, local_addr, shutdown_tx, tasks })
+    }
+}
+
+/// Runs `f` every `every_ms` on a blocking thread until shutdown.
+fn spawn_periodic(broker: Arc<Broker>, every_ms: u64, f: fn(&Broker)) -> tokio::task::JoinHandle<()> {
+    let mut shutdown = broker.shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let b = broker.clone();
+                    let _ = tokio::task::spawn_blocking(move || f(&b)).await;
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+impl Handle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+    pub fn advertised(&self) -> &(String, u16) {
+        &self.broker.advertised
+    }
+    pub fn data_dir(&self) -> &Path {
+        &self.broker.config.data_dir
+    }
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Stops accepting, lets in-flight requests finish briefly, then flushes and seals every log.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown_tx.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
+        }
+        // Connections notice the signal between requests; give in-flight ones a moment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let broker = self.broker.clone();
+        tokio::task::spawn_blocking(move || broker.logs.close()).await.map_err(std::io::Error::other)?
+    }
+}
