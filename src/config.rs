@@ -34,7 +34,7 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// Broker keys Odradek understands, with Kafka's defaults ("" = unset).
 const BROKER_KEYS: &[(&str, &str)] = &[
-    ("listeners", "PLAINTEXT://0.0.0.0:9092"),
+    ("listeners", "PLAINTEXT://:9092"),
     ("advertised.listeners", ""),
     ("log.dirs", "./data"),
     ("node.id", "0"),
@@ -61,6 +61,14 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("message.max.bytes", "1048588"),
     ("socket.request.max.bytes", "104857600"),
     ("min.insync.replicas", "1"),
+    ("group.min.session.timeout.ms", "6000"),
+    ("group.max.session.timeout.ms", "1800000"),
+    ("group.initial.rebalance.delay.ms", "3000"),
+    ("offsets.topic.num.partitions", "50"),
+    ("offsets.topic.segment.bytes", "104857600"),
+    ("offsets.retention.minutes", "10080"),
+    ("offsets.retention.check.interval.ms", "600000"),
+    ("offset.metadata.max.bytes", "4096"),
 ];
 
 /// Topic-level config names and the broker key that supplies each one's default.
@@ -97,6 +105,20 @@ pub struct Config {
     pub flush_scheduler_interval_ms: u64,
     /// Broker-level defaults for topic configs, under topic key names.
     pub log_defaults: LogConfig,
+    pub group: GroupConfig,
+}
+
+/// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    pub min_session_timeout_ms: i32,
+    pub max_session_timeout_ms: i32,
+    pub initial_rebalance_delay_ms: u64,
+    pub offsets_topic_partitions: i32,
+    pub offsets_topic_segment_bytes: u64,
+    pub offsets_retention_ms: i64,
+    pub offsets_retention_check_interval_ms: u64,
+    pub offset_metadata_max_bytes: usize,
 }
 
 /// The settings of one partition's log (topic overrides over broker defaults).
@@ -204,8 +226,21 @@ impl Config {
             retention_check_interval_ms: num("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
             log_defaults: LogConfig::default(),
+            group: GroupConfig {
+                min_session_timeout_ms: num("group.min.session.timeout.ms", &get("group.min.session.timeout.ms"))?,
+                max_session_timeout_ms: num("group.max.session.timeout.ms", &get("group.max.session.timeout.ms"))?,
+                initial_rebalance_delay_ms: num("group.initial.rebalance.delay.ms", &get("group.initial.rebalance.delay.ms"))?,
+                offsets_topic_partitions: num("offsets.topic.num.partitions", &get("offsets.topic.num.partitions"))?,
+                offsets_topic_segment_bytes: num("offsets.topic.segment.bytes", &get("offsets.topic.segment.bytes"))?,
+                offsets_retention_ms: num::<i64>("offsets.retention.minutes", &get("offsets.retention.minutes"))?.saturating_mul(60_000),
+                offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms", &get("offsets.retention.check.interval.ms"))?,
+                offset_metadata_max_bytes: num("offset.metadata.max.bytes", &get("offset.metadata.max.bytes"))?,
+            },
             raw: raw.clone(),
         };
+        if c.group.offsets_topic_partitions < 1 {
+            return Err(invalid("offsets.topic.num.partitions", &get("offsets.topic.num.partitions"), "must be at least 1".into()));
+        }
         if c.num_partitions < 1 {
             return Err(invalid("num.partitions", &get("num.partitions"), "must be at least 1".into()));
         }
@@ -376,7 +411,8 @@ fn parse_host_port(v: &str) -> Result<(String, u16), String> {
 
 fn parse_listener(v: &str) -> Result<SocketAddr, String> {
     let (host, port) = parse_host_port(v)?;
-    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    // An empty host means every interface, IPv6 and IPv4 (clients may resolve localhost to ::1).
+    let host = if host.is_empty() { "::".to_string() } else { host };
     let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host };
     let ip: std::net::IpAddr = ip.parse().map_err(|_| format!("listener host {ip:?} must be an IP address or localhost"))?;
     Ok(SocketAddr::new(ip, port))
@@ -395,6 +431,7 @@ mod tests {
     fn defaults_are_kafkas() {
         let c = cfg(&[], &[]);
         assert_eq!(c.listen.port(), 9092);
+        assert!(c.listen.ip().is_unspecified());
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert!(c.auto_create_topics);
         assert_eq!(c.log_defaults.segment_bytes, 1 << 30);

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod group;
 pub mod log;
 pub mod meta;
 pub mod server;

@@ -3,7 +3,7 @@
 use super::blocking;
 use crate::config::TOPIC_KEYS;
 use crate::log::TopicError;
-use crate::server::Broker;
+use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::create_topics_response::*;
 use kafka_protocol::messages::delete_topics_response::*;
 use kafka_protocol::messages::*;
@@ -28,8 +28,8 @@ fn topic_error_code(e: &TopicError) -> ResponseError {
     }
 }
 
-pub async fn create_topics(broker: &Arc<Broker>, header: &RequestHeader, req: CreateTopicsRequest) -> CreateTopicsResponse {
-    let version = header.request_api_version;
+pub async fn create_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
+    let version = ctx.header.request_api_version;
     let b = broker.clone();
     let topics = blocking(move || {
         let mut seen = HashSet::new();
@@ -109,8 +109,8 @@ fn described_configs(broker: &Broker, overrides: &BTreeMap<String, String>) -> V
         .collect()
 }
 
-pub async fn delete_topics(broker: &Arc<Broker>, header: &RequestHeader, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
-    let version = header.request_api_version;
+pub async fn delete_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let version = ctx.header.request_api_version;
     // v6 names topics by name or id; earlier versions by name only.
     let wanted: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
         req.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()

@@ -3,11 +3,11 @@
 
 use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
 use crate::log::Partition;
-use crate::server::Broker;
+use crate::server::{Broker, RequestContext};
 use bytes::Bytes;
 use futures::future::select_all;
 use kafka_protocol::messages::fetch_response::*;
-use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestHeader, TopicName};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ struct WantedTopic {
     partitions: Vec<Wanted>,
 }
 
-pub async fn handle(broker: &Arc<Broker>, _header: &RequestHeader, req: FetchRequest) -> FetchResponse {
+pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchRequest) -> FetchResponse {
     if req.session_id != 0 || req.session_epoch > 0 {
         // We never create fetch sessions (KIP-227), so a client cannot hold one.
         return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());

@@ -1,16 +1,16 @@
 //! Metadata: brokers, topics and partitions; auto-creates topics when allowed.
 
 use crate::log::{manager::validate_topic_name, Topic, TopicError, LEADER_EPOCH};
-use crate::server::Broker;
+use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::metadata_response::*;
-use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, RequestHeader, TopicName};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub async fn handle(broker: &Arc<Broker>, header: &RequestHeader, req: MetadataRequest) -> MetadataResponse {
-    let version = header.request_api_version;
+pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> MetadataResponse {
+    let version = ctx.header.request_api_version;
     // v0: an empty list means all topics; v1+: null means all, empty means none.
     let all = match &req.topics {
         None => true,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod fetch;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
@@ -27,6 +28,7 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
         LogError::Batch(crate::log::batch::BatchError::BadMagic(_)) => ResponseError::InvalidRecord,
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::Deleted => ResponseError::UnknownTopicOrPartition,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     }
 }

@@ -2,7 +2,7 @@
 
 use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
 use crate::log::{Partition, LEADER_EPOCH};
-use crate::server::Broker;
+use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::list_offsets_response::*;
 use kafka_protocol::messages::offset_for_leader_epoch_response::*;
 use kafka_protocol::messages::*;
@@ -16,8 +16,8 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub async fn list_offsets(broker: &Arc<Broker>, header: &RequestHeader, req: ListOffsetsRequest) -> ListOffsetsResponse {
-    let version = header.request_api_version;
+pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
+    let version = ctx.header.request_api_version;
     let b = broker.clone();
     let topics = blocking(move || {
         req.topics
@@ -74,7 +74,7 @@ fn lookup(part: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError>
 /// One node, one epoch: epoch 0 ends at the log end offset; later epochs are unknown.
 pub async fn offset_for_leader_epoch(
     broker: &Arc<Broker>,
-    _header: &RequestHeader,
+    _ctx: &RequestContext,
     req: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
     let topics = req

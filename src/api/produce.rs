@@ -1,13 +1,13 @@
 //! Produce: validate each partition's batches, append them as they came (stamped with offsets).
 
 use super::{blocking, find_partition, find_topic, log_error_code};
-use crate::server::Broker;
+use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::produce_response::*;
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse, RequestHeader};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
-pub async fn handle(broker: &Arc<Broker>, _header: &RequestHeader, req: ProduceRequest) -> ProduceResponse {
+pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceRequest) -> ProduceResponse {
     let acks = req.acks;
     let b = broker.clone();
     let responses = blocking(move || {

@@ -52,13 +52,18 @@ impl IndexFile {
         }
     }
 
-    /// Shrinks the file to its entries (done on roll and on clean shutdown).
+    /// Shrinks the file to its entries (done on roll and on clean shutdown) and maps it again
+    /// at that size: a sealed index stays readable but takes no more entries.
     fn trim(&mut self) -> io::Result<()> {
         if let Some(m) = self.mmap.take() {
             m.flush()?;
         }
         self.file.set_len((self.entries * self.entry_size) as u64)?;
         self.capacity = self.entries;
+        if self.entries > 0 {
+            // SAFETY: as in `open`.
+            self.mmap = Some(unsafe { MmapMut::map_mut(&self.file)? });
+        }
         Ok(())
     }
 

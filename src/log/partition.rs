@@ -25,6 +25,8 @@ pub enum LogError {
     Batch(#[from] batch::BatchError),
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     TooLarge { size: usize, max: i32 },
+    #[error("the partition was deleted")]
+    Deleted,
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
 }
@@ -96,6 +98,13 @@ impl Partition {
             }
             segments.insert(base, seg);
         }
+        // Only the last segment is ever appended to; the others keep trimmed, read-only indexes.
+        let sealed: Vec<i64> = segments.keys().copied().filter(|b| Some(*b) != last).collect();
+        for base in sealed {
+            if let Some(seg) = segments.get_mut(&base) {
+                seg.seal()?;
+            }
+        }
         if segments.is_empty() {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
         }
@@ -162,7 +171,7 @@ impl Partition {
                 ..*h
             };
             log.maybe_roll(&self.dir, &stamped)?;
-            log.active().append(bytes, &stamped)?;
+            log.active().ok_or(LogError::Deleted)?.append(bytes, &stamped)?;
             log.next_offset = stamped.next_offset();
             log.unflushed += h.record_count as i64;
             pos += h.size;
@@ -231,6 +240,23 @@ impl Partition {
             found.is_none()
         })?;
         Ok(found)
+    }
+
+    /// Calls `f` with every batch from the start of the log, in offset order (used to replay
+    /// internal topics on start). Stops early when `f` returns false.
+    pub fn for_each_batch(&self, mut f: impl FnMut(&BatchHeader, &[u8]) -> bool) -> Result<(), LogError> {
+        let log = self.lock();
+        let mut go_on = true;
+        for seg in log.segments.values() {
+            seg.for_each_batch(seg.base_offset, |h, b| {
+                go_on = f(h, b);
+                go_on
+            })?;
+            if !go_on {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// fsyncs the log and its indexes.
@@ -331,8 +357,9 @@ fn record_at_or_after(h: &BatchHeader, bytes: &[u8], pred: impl Fn(i64) -> bool)
 }
 
 impl Log {
-    fn active(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("a partition always has an active segment")
+    /// The segment appends go to; `None` only once the partition was deleted.
+    fn active(&mut self) -> Option<&mut Segment> {
+        self.segments.values_mut().next_back()
     }
 
     fn start_offset(&self) -> i64 {
@@ -344,7 +371,7 @@ impl Log {
     fn maybe_roll(&mut self, dir: &Path, next: &BatchHeader) -> io::Result<()> {
         let cfg_bytes = self.config.segment_bytes;
         let segment_ms = self.config.segment_ms;
-        let seg = self.active();
+        let Some(seg) = self.active() else { return Ok(()) };
         if seg.is_empty() {
             return Ok(());
         }
@@ -359,10 +386,11 @@ impl Log {
 
     fn roll(&mut self, dir: &Path) -> io::Result<()> {
         let base = self.next_offset;
-        let old = self.active();
-        old.seal()?;
-        // A sealed segment is never written again: make it durable once, now.
-        old.flush()?;
+        if let Some(old) = self.active() {
+            old.seal()?;
+            // A sealed segment is never written again: make it durable once, now.
+            old.flush()?;
+        }
         let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
         self.segments.insert(base, seg);
         Ok(())

@@ -34,7 +34,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
             break;
         }
-        match dispatch::handle(&broker, frame.freeze()).await {
+        match dispatch::handle(&broker, peer, frame.freeze()).await {
             Outcome::Respond(bytes) => {
                 if writer.write_all(&bytes).await.is_err() {
                     break;

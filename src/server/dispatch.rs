@@ -8,6 +8,7 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, Message};
 use kafka_protocol::ResponseError;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the connection does after a request.
@@ -27,8 +28,8 @@ macro_rules! apis {
             vec![$( (ApiKey::$key, $min, <$req as Message>::VERSIONS.max) ),*]
         }
 
-        async fn route(broker: &Arc<Broker>, key: ApiKey, header: RequestHeader, body: &mut Bytes) -> Outcome {
-            let version = header.request_api_version;
+        async fn route(broker: &Arc<Broker>, key: ApiKey, ctx: RequestContext, body: &mut Bytes) -> Outcome {
+            let version = ctx.header.request_api_version;
             match key {
                 $(ApiKey::$key => {
                     let range = <$req as Message>::VERSIONS;
@@ -41,11 +42,11 @@ macro_rules! apis {
                     };
                     let silent: fn(&$req) -> bool = $silent;
                     let no_response = silent(&req);
-                    let resp = $handler(broker, &header, req).await;
+                    let resp = $handler(broker, &ctx, req).await;
                     if no_response {
                         return Outcome::NoResponse;
                     }
-                    encode(&header, key, &resp)
+                    encode(&ctx.header, key, &resp)
                 })*
                 _ => Outcome::Close(format!("API {key:?} is not supported")),
             }
@@ -62,10 +63,33 @@ apis! {
     CreateTopics: CreateTopicsRequest => api::admin::create_topics, advertise_from 2, silent_if |_| false;
     DeleteTopics: DeleteTopicsRequest => api::admin::delete_topics, advertise_from 1, silent_if |_| false;
     OffsetForLeaderEpoch: OffsetForLeaderEpochRequest => api::offsets::offset_for_leader_epoch, advertise_from 2, silent_if |_| false;
+    FindCoordinator: FindCoordinatorRequest => api::groups::find_coordinator, advertise_from 0, silent_if |_| false;
+    JoinGroup: JoinGroupRequest => api::groups::join_group, advertise_from 0, silent_if |_| false;
+    SyncGroup: SyncGroupRequest => api::groups::sync_group, advertise_from 0, silent_if |_| false;
+    Heartbeat: HeartbeatRequest => api::groups::heartbeat, advertise_from 0, silent_if |_| false;
+    LeaveGroup: LeaveGroupRequest => api::groups::leave_group, advertise_from 0, silent_if |_| false;
+    OffsetCommit: OffsetCommitRequest => api::groups::offset_commit, advertise_from 2, silent_if |_| false;
+    OffsetFetch: OffsetFetchRequest => api::groups::offset_fetch, advertise_from 1, silent_if |_| false;
+    DescribeGroups: DescribeGroupsRequest => api::groups::describe_groups, advertise_from 0, silent_if |_| false;
+    ListGroups: ListGroupsRequest => api::groups::list_groups, advertise_from 0, silent_if |_| false;
+    DeleteGroups: DeleteGroupsRequest => api::groups::delete_groups, advertise_from 0, silent_if |_| false;
+    OffsetDelete: OffsetDeleteRequest => api::groups::offset_delete, advertise_from 0, silent_if |_| false;
+}
+
+/// What a handler knows about the request besides its body.
+pub struct RequestContext {
+    pub header: RequestHeader,
+    pub peer: SocketAddr,
+}
+
+impl RequestContext {
+    pub fn client_id(&self) -> String {
+        self.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default()
+    }
 }
 
 /// Decodes one frame (header + body), runs its handler and encodes the response.
-pub async fn handle(broker: &Arc<Broker>, mut frame: Bytes) -> Outcome {
+pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!("request of {} bytes is too short for a header", frame.len()));
     }
@@ -88,11 +112,11 @@ pub async fn handle(broker: &Arc<Broker>, mut frame: Bytes) -> Outcome {
         Ok(h) => h,
         Err(e) => return Outcome::Close(format!("malformed {key:?} request header: {e}")),
     };
-    route(broker, key, header, &mut frame).await
+    route(broker, key, RequestContext { header, peer }, &mut frame).await
 }
 
 /// ApiVersions: the table comes from `supported_apis`, nothing hand-maintained.
-async fn api_versions(_broker: &Arc<Broker>, _header: &RequestHeader, _req: ApiVersionsRequest) -> ApiVersionsResponse {
+async fn api_versions(_broker: &Arc<Broker>, _ctx: &RequestContext, _req: ApiVersionsRequest) -> ApiVersionsResponse {
     let api_keys = supported_apis()
         .into_iter()
         .map(|(k, min, max)| ApiVersion::default().with_api_key(k as i16).with_min_version(min).with_max_version(max))

@@ -2,9 +2,11 @@
 
 mod connection;
 pub mod dispatch;
+pub use dispatch::RequestContext;
 mod listener;
 
 use crate::config::Config;
+use crate::group::{GroupCoordinator, OffsetStore};
 use crate::log::LogManager;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -15,7 +17,8 @@ use tokio::sync::watch;
 /// Everything a request handler can reach: settings, the logs, and who we are.
 pub struct Broker {
     pub config: Arc<Config>,
-    pub logs: LogManager,
+    pub logs: Arc<LogManager>,
+    pub groups: GroupCoordinator,
     pub cluster_id: String,
     pub node_id: i32,
     /// Host and port returned by Metadata (`advertised.listeners`).
@@ -46,22 +49,30 @@ impl Broker {
     /// Opens the data dir, binds the listener and starts serving.
     pub async fn start(config: Config) -> Result<Handle, StartError> {
         let config = Arc::new(config);
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| StartError::Bind { addr: config.listen, source })?;
+        let listener = match tokio::net::TcpListener::bind(config.listen).await {
+            // No IPv6 on this host (some containers): every IPv4 interface instead.
+            Err(_) if config.listen.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
+                let v4 = SocketAddr::from(([0, 0, 0, 0], config.listen.port()));
+                tokio::net::TcpListener::bind(v4).await.map_err(|source| StartError::Bind { addr: v4, source })?
+            }
+            r => r.map_err(|source| StartError::Bind { addr: config.listen, source })?,
+        };
         let local_addr = listener.local_addr()?;
-        let logs = LogManager::open(config.clone())?;
+        let logs = Arc::new(LogManager::open(config.clone())?);
+        let offsets = OffsetStore::open(logs.clone(), config.group.offsets_topic_partitions, config.group.offsets_topic_segment_bytes);
+        let groups = GroupCoordinator::new(config.group.clone(), offsets);
         let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
         let advertised = config.advertised.clone().unwrap_or_else(|| {
             let host = if local_addr.ip().is_unspecified() { "localhost".to_string() } else { local_addr.ip().to_string() };
             (host, local_addr.port())
         });
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let broker = Arc::new(Broker { config: config.clone(), logs, cluster_id, node_id: config.node_id, advertised, shutdown });
+        let broker = Arc::new(Broker { config: config.clone(), logs, groups, cluster_id, node_id: config.node_id, advertised, shutdown });
         let mut tasks = vec![tokio::spawn(listener::run(listener, broker.clone()))];
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
         tasks.push(spawn_periodic(broker.clone(), flush_every, |b| b.logs.flush_pass()));
+        tasks.push(spawn_group_timers(broker.clone()));
         Ok(Handle { broker, local_addr, shutdown_tx, tasks })
     }
 }
@@ -78,6 +89,31 @@ fn spawn_periodic(broker: Arc<Broker>, every_ms: u64, f: fn(&Broker)) -> tokio::
                 _ = tick.tick() => {
                     let b = broker.clone();
                     let _ = tokio::task::spawn_blocking(move || f(&b)).await;
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}
+
+/// Drives the group coordinator's timers: sessions and rebalances every 50 ms, offset
+/// expiry every `offsets.retention.check.interval.ms`.
+fn spawn_group_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    let mut shutdown = broker.shutdown.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let every = Duration::from_millis(broker.config.group.offsets_retention_check_interval_ms.max(1));
+        let mut last_expiry = tokio::time::Instant::now();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let expire = last_expiry.elapsed() >= every;
+                    if expire {
+                        last_expiry = tokio::time::Instant::now();
+                    }
+                    let b = broker.clone();
+                    let _ = tokio::task::spawn_blocking(move || b.groups.tick(expire)).await;
                 }
                 _ = shutdown.changed() => break,
             }
