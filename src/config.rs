@@ -22,6 +22,9 @@ pub enum ConfigError {
     Unknown(String),
 }
 
+/// KAFKA_* variables that images use for other purposes than broker settings.
+const KAFKA_ENV_IGNORED: &[&str] = &["HEAP_OPTS", "OPTS", "JVM_PERFORMANCE_OPTS", "LOG4J_OPTS", "JMX_OPTS", "HOME", "VERSION", "DEBUG", "GC_LOG_OPTS"];
+
 /// Flag and environment aliases for the keys people type most.
 const ALIASES: &[(&str, &str)] = &[
     ("listen", "listeners"),
@@ -178,14 +181,20 @@ impl Config {
                 raw.insert(canonical(&k), v);
             }
         }
-        let mut env: Vec<(String, String)> = env
+        // Kafka image-style KAFKA_* variables (KAFKA_ADVERTISED_LISTENERS -> advertised.listeners),
+        // so compose files written for Kafka port over; ODRADEK_* ones win over them.
+        let mut env: Vec<(u8, String, String)> = env
             .filter_map(|(k, v)| {
-                let k = k.strip_prefix("ODRADEK_")?;
-                Some((k.to_ascii_lowercase().replace('_', "."), v))
+                let (rank, k) = match k.strip_prefix("ODRADEK_") {
+                    Some(k) => (1, k),
+                    None => (0, k.strip_prefix("KAFKA_").filter(|k| !KAFKA_ENV_IGNORED.contains(k))?),
+                };
+                Some((rank, k.to_ascii_lowercase().replace("__", "-").replace('_', "."), v))
             })
             .collect();
         env.sort();
-        for (k, v) in env.into_iter().chain(flags).chain(overrides) {
+        let env = env.into_iter().map(|(_, k, v)| (k, v));
+        for (k, v) in env.chain(flags).chain(overrides) {
             raw.insert(canonical(&k), v);
         }
         Config::from_map(raw)
@@ -449,6 +458,21 @@ mod tests {
         assert_eq!(c.log_defaults.retention_ms, 5);
         assert_eq!(c.num_partitions, 3);
         assert_eq!(c.listen.port(), 0);
+    }
+
+    #[test]
+    fn kafka_image_env_vars() {
+        let c = cfg(
+            &[],
+            &[
+                ("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://localhost:32768"),
+                ("KAFKA_NUM_PARTITIONS", "2"),
+                ("ODRADEK_NUM_PARTITIONS", "4"),
+                ("KAFKA_HEAP_OPTS", "-Xmx1G"),
+            ],
+        );
+        assert_eq!(c.advertised, Some(("localhost".to_string(), 32768)));
+        assert_eq!(c.num_partitions, 4);
     }
 
     #[test]

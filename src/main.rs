@@ -11,7 +11,7 @@ Every setting is an Apache Kafka config key; a flag --a-b-c sets a.b.c, and ODRA
 from the environment. Common ones: --listeners HOST:PORT (default 0.0.0.0:9092), --advertised-listeners
 HOST:PORT, --data-dir DIR (log.dirs, default ./data), --num-partitions N, --auto-create-topics-enable
 BOOL, --segment-bytes N, --retention-ms N, --message-max-bytes N, --socket-request-max-bytes N.
-Precedence: defaults < --config < env < flags < --override.";
+Precedence: defaults < --config < env < flags < --override.\n--api-versions prints the supported API table.";
 
 fn main() -> std::process::ExitCode {
     let started = Instant::now();
@@ -24,6 +24,13 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{HELP}");
+        return std::process::ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--api-versions") {
+        // The same table ApiVersions answers with.
+        for (key, min, max) in odradek::server::dispatch::supported_apis() {
+            println!("| {key:?} | {} | {min}–{max} |", key as i16);
+        }
         return std::process::ExitCode::SUCCESS;
     }
     let config = match Config::from_args_and_env(&args, std::env::vars()) {

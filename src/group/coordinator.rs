@@ -727,8 +727,8 @@ impl GroupCoordinator {
     /// Checks that a member may commit offsets now (Kafka's doCommitOffsets rules).
     pub fn check_commit(&self, group_id: &str, member_id: &str, instance_id: &Option<String>, generation: i32) -> Result<(), ResponseError> {
         let mut groups = self.lock();
-        if generation < 0 && member_id.is_empty() {
-            // A standalone consumer or admin: allowed while no live member owns the group.
+        if generation < 0 {
+            // A standalone consumer or admin (Kafka: generation -1): allowed while the group is empty.
             let group = groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id));
             return match group.state {
                 GroupState::Empty => Ok(()),
