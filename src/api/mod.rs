@@ -7,6 +7,7 @@ pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod producer_ids;
 
 use crate::log::{LogError, Partition, Topic, LEADER_EPOCH};
 use crate::server::Broker;
@@ -29,6 +30,8 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
+        LogError::Sequence(crate::log::producer_state::SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
+        LogError::Sequence(crate::log::producer_state::SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Io(_) => ResponseError::KafkaStorageError,
     }
 }

@@ -45,6 +45,8 @@ pub struct BatchHeader {
     pub base_timestamp: i64,
     pub max_timestamp: i64,
     pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
     pub record_count: i32,
 }
 
@@ -57,6 +59,20 @@ impl BatchHeader {
     }
     pub fn is_control(&self) -> bool {
         self.attributes & 0x20 != 0
+    }
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & 0x10 != 0
+    }
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id >= 0
+    }
+    /// The sequence of the batch's last record; sequences wrap at i32::MAX as in Kafka.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return self.base_sequence;
+        }
+        let delta = self.last_offset_delta as i64;
+        ((self.base_sequence as i64 + delta) % (i32::MAX as i64 + 1)) as i32
     }
 }
 
@@ -94,6 +110,8 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         base_timestamp: i64_at(buf, 27),
         max_timestamp: i64_at(buf, MAX_TIMESTAMP_OFFSET),
         producer_id: i64_at(buf, 43),
+        producer_epoch: i16_at(buf, 51),
+        base_sequence: i32_at(buf, 53),
         record_count: i32_at(buf, 57),
     })
 }

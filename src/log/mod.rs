@@ -5,6 +5,7 @@ pub mod batch;
 pub mod index;
 pub mod manager;
 pub mod partition;
+pub mod producer_state;
 pub mod segment;
 
 pub use manager::{LogManager, Topic, TopicError};

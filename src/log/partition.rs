@@ -4,6 +4,7 @@
 //! append publishes the new log end offset on a `watch` channel that long-polling fetches wait on.
 
 use super::batch::{self, BatchHeader};
+use super::producer_state::{ProducerStateManager, SequenceError};
 use super::segment::{self, Segment};
 use crate::config::LogConfig;
 use bytes::Bytes;
@@ -27,6 +28,8 @@ pub enum LogError {
     TooLarge { size: usize, max: i32 },
     #[error("the partition was deleted")]
     Deleted,
+    #[error("{0}")]
+    Sequence(#[from] SequenceError),
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
 }
@@ -62,6 +65,9 @@ struct Log {
     next_offset: i64,
     unflushed: i64,
     last_flush: Instant,
+    producers: ProducerStateManager,
+    /// The offset of the newest producer snapshot on disk.
+    snapshot_offset: Option<i64>,
 }
 
 pub fn now_ms() -> i64 {
@@ -109,12 +115,13 @@ impl Partition {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
         }
         let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
+        let (producers, snapshot_offset) = load_producer_state(&dir, &segments, next_offset)?;
         let (end_offset, _) = watch::channel(next_offset);
         Ok(Partition {
             topic: topic.to_string(),
             index,
             dir,
-            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now() }),
+            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset }),
             end_offset,
         })
     }
@@ -145,8 +152,9 @@ impl Partition {
         self.lock().config = config;
     }
 
-    /// Appends a produce payload: validates every batch, then stamps and writes them in order.
-    /// Nothing is written unless every batch is valid.
+    /// Appends a produce payload: validates every batch (format, size, producer sequence), then
+    /// stamps and writes them in order. Nothing is written unless every batch is valid. A retried
+    /// batch of an idempotent producer is not written again: its original offsets are returned.
     pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
         let headers = batch::validate_all(records)?;
         if headers.is_empty() {
@@ -156,6 +164,9 @@ impl Partition {
         let max = log.config.max_message_bytes;
         if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
             return Err(LogError::TooLarge { size: h.size, max });
+        }
+        if let Some(dup) = log.check_sequences(&headers)? {
+            return Ok(AppendInfo { base_offset: dup.first_offset, log_append_time: None, log_start_offset: log.start_offset() });
         }
         let append_time = log.config.log_append_time.then(now_ms);
         let base_offset = log.next_offset;
@@ -172,6 +183,7 @@ impl Partition {
             };
             log.maybe_roll(&self.dir, &stamped)?;
             log.active().ok_or(LogError::Deleted)?.append(bytes, &stamped)?;
+            log.producers.update(&stamped);
             log.next_offset = stamped.next_offset();
             log.unflushed += h.record_count as i64;
             pos += h.size;
@@ -328,6 +340,10 @@ impl Partition {
         if let Some(seg) = log.segments.values_mut().next_back() {
             seg.seal()?;
         }
+        if log.snapshot_offset != Some(log.next_offset) {
+            log.producers.write_snapshot(&self.dir, log.next_offset)?;
+            log.snapshot_offset = Some(log.next_offset);
+        }
         Ok(())
     }
 
@@ -337,6 +353,21 @@ impl Partition {
         log.segments.clear();
         std::fs::remove_dir_all(&self.dir)
     }
+}
+
+/// Loads the producer snapshot and replays the batches written after it.
+fn load_producer_state(dir: &Path, segments: &BTreeMap<i64, Segment>, log_end: i64) -> io::Result<(ProducerStateManager, Option<i64>)> {
+    let (mut producers, from) = ProducerStateManager::load(dir, log_end)?;
+    let snapshot = (from == log_end).then_some(from);
+    for seg in segments.values().filter(|s| s.next_offset > from) {
+        seg.for_each_batch(from.max(seg.base_offset), |h, _| {
+            if h.base_offset >= from {
+                producers.update(h);
+            }
+            true
+        })?;
+    }
+    Ok((producers, snapshot))
 }
 
 /// First record of a batch whose timestamp satisfies `pred`, as (offset, timestamp). Decodes
@@ -393,7 +424,32 @@ impl Log {
         }
         let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
         self.segments.insert(base, seg);
+        // As Kafka does at every roll: recovery replays at most the active segment.
+        self.producers.write_snapshot(dir, base)?;
+        self.snapshot_offset = Some(base);
         Ok(())
+    }
+
+    /// Producer-sequence checks for a whole append, in order, without touching the real state
+    /// until every batch has passed. Returns the duplicate when the append is a retry.
+    fn check_sequences(&self, headers: &[BatchHeader]) -> Result<Option<super::producer_state::BatchMeta>, LogError> {
+        let with_pid: Vec<&BatchHeader> = headers.iter().filter(|h| h.has_producer_id()).collect();
+        match with_pid.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(self.producers.check(one)?),
+            many => {
+                let mut scratch = self.producers.scratch_for(many.iter().map(|h| h.producer_id));
+                let mut offset = self.next_offset;
+                for h in many {
+                    if let Some(dup) = scratch.check(h)? {
+                        return Ok(Some(dup));
+                    }
+                    scratch.update(&BatchHeader { base_offset: offset, ..**h });
+                    offset += h.last_offset_delta as i64 + 1;
+                }
+                Ok(None)
+            }
+        }
     }
 
     fn maybe_flush(&mut self) -> io::Result<()> {

@@ -3,6 +3,8 @@
 //!
 //! Both are small files replaced atomically: write a temp file, fsync, rename, fsync the dir.
 
+pub mod producer_ids;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::{self, Write};

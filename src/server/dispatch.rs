@@ -74,6 +74,7 @@ apis! {
     ListGroups: ListGroupsRequest => api::groups::list_groups, advertise_from 0, silent_if |_| false;
     DeleteGroups: DeleteGroupsRequest => api::groups::delete_groups, advertise_from 0, silent_if |_| false;
     OffsetDelete: OffsetDeleteRequest => api::groups::offset_delete, advertise_from 0, silent_if |_| false;
+    InitProducerId: InitProducerIdRequest => api::producer_ids::init_producer_id, advertise_from 0, silent_if |_| false;
 }
 
 /// What a handler knows about the request besides its body.

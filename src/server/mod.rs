@@ -19,6 +19,7 @@ pub struct Broker {
     pub config: Arc<Config>,
     pub logs: Arc<LogManager>,
     pub groups: GroupCoordinator,
+    pub producer_ids: crate::meta::producer_ids::ProducerIdManager,
     pub cluster_id: String,
     pub node_id: i32,
     /// Host and port returned by Metadata (`advertised.listeners`).
@@ -61,13 +62,14 @@ impl Broker {
         let logs = Arc::new(LogManager::open(config.clone())?);
         let offsets = OffsetStore::open(logs.clone(), config.group.offsets_topic_partitions, config.group.offsets_topic_segment_bytes);
         let groups = GroupCoordinator::new(config.group.clone(), offsets);
+        let producer_ids = crate::meta::producer_ids::ProducerIdManager::open(config.data_dir.clone())?;
         let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
         let advertised = config.advertised.clone().unwrap_or_else(|| {
             let host = if local_addr.ip().is_unspecified() { "localhost".to_string() } else { local_addr.ip().to_string() };
             (host, local_addr.port())
         });
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let broker = Arc::new(Broker { config: config.clone(), logs, groups, cluster_id, node_id: config.node_id, advertised, shutdown });
+        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, cluster_id, node_id: config.node_id, advertised, shutdown });
         let mut tasks = vec![tokio::spawn(listener::run(listener, broker.clone()))];
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);

@@ -1,0 +1,230 @@
+//! Per-partition producer state for idempotent producers, after Kafka's `ProducerStateManager`.
+//!
+//! For every producer id seen in the partition it keeps the epoch and the last five batches'
+//! sequence ranges and offsets, so that a retried batch is recognised and acknowledged with its
+//! original offsets instead of being stored twice, and a gap is refused.
+//!
+//! Durability: a snapshot (`<offset, 20 digits>.snapshot`, JSON) is written when a segment rolls
+//! and at clean shutdown; on open the newest snapshot at or below the log end is loaded and the
+//! batches after it are replayed from the log, so a restart (or kill -9) keeps deduplicating.
+
+use super::batch::BatchHeader;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::path::Path;
+
+/// How many recent batches per producer are remembered for duplicate detection (Kafka: 5).
+const RETAINED_BATCHES: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchMeta {
+    pub first_seq: i32,
+    pub last_seq: i32,
+    pub first_offset: i64,
+    pub last_offset: i64,
+    pub timestamp: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProducerEntry {
+    pub epoch: i16,
+    pub batches: VecDeque<BatchMeta>,
+    pub last_timestamp: i64,
+}
+
+/// Why a producer's batch is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SequenceError {
+    #[error("producer epoch {got} is older than the current epoch {current}")]
+    InvalidProducerEpoch { got: i16, current: i16 },
+    #[error("out of order sequence number: expected {expected}, got {got}")]
+    OutOfOrder { expected: i32, got: i32 },
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct ProducerStateManager {
+    producers: HashMap<i64, ProducerEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    offset: i64,
+    producers: Vec<(i64, ProducerEntry)>,
+}
+
+fn in_sequence(last: i32, next: i32) -> bool {
+    next as i64 == last as i64 + 1 || (next == 0 && last == i32::MAX)
+}
+
+impl ProducerStateManager {
+    /// Checks a batch against the producer's state. `Ok(Some(meta))` means it duplicates a
+    /// recent batch (answer with `meta`'s offsets); `Ok(None)` means append it.
+    pub fn check(&self, h: &BatchHeader) -> Result<Option<BatchMeta>, SequenceError> {
+        if !h.has_producer_id() {
+            return Ok(None);
+        }
+        let Some(entry) = self.producers.get(&h.producer_id) else {
+            // No state (new producer, or its history was removed): any sequence is accepted.
+            return Ok(None);
+        };
+        if h.producer_epoch < entry.epoch {
+            return Err(SequenceError::InvalidProducerEpoch { got: h.producer_epoch, current: entry.epoch });
+        }
+        if h.producer_epoch > entry.epoch {
+            // A bumped epoch starts again at sequence 0.
+            return if h.base_sequence == 0 { Ok(None) } else { Err(SequenceError::OutOfOrder { expected: 0, got: h.base_sequence }) };
+        }
+        if let Some(dup) = entry.batches.iter().find(|b| b.first_seq == h.base_sequence && b.last_seq == h.last_sequence()) {
+            return Ok(Some(*dup));
+        }
+        match entry.batches.back() {
+            Some(last) if !in_sequence(last.last_seq, h.base_sequence) => {
+                Err(SequenceError::OutOfOrder { expected: last.last_seq.wrapping_add(1), got: h.base_sequence })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Records an appended batch (with its final offsets).
+    pub fn update(&mut self, h: &BatchHeader) {
+        if !h.has_producer_id() {
+            return;
+        }
+        let entry = self.producers.entry(h.producer_id).or_default();
+        if h.producer_epoch != entry.epoch {
+            entry.epoch = h.producer_epoch;
+            entry.batches.clear();
+        }
+        if h.is_control() {
+            return;
+        }
+        entry.batches.push_back(BatchMeta {
+            first_seq: h.base_sequence,
+            last_seq: h.last_sequence(),
+            first_offset: h.base_offset,
+            last_offset: h.last_offset(),
+            timestamp: h.max_timestamp,
+        });
+        while entry.batches.len() > RETAINED_BATCHES {
+            entry.batches.pop_front();
+        }
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
+    }
+
+    /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
+        self.producers.retain(|_, e| now_ms - e.last_timestamp < expiration_ms);
+    }
+
+    pub fn snapshot_name(offset: i64) -> String {
+        format!("{offset:020}.snapshot")
+    }
+
+    /// Writes the state as of `offset` (the log end) and keeps only the two newest snapshots.
+    pub fn write_snapshot(&self, dir: &Path, offset: i64) -> io::Result<()> {
+        let snap = Snapshot { offset, producers: self.producers.iter().map(|(k, v)| (*k, v.clone())).collect() };
+        let json = serde_json::to_vec(&snap).map_err(io::Error::other)?;
+        // Replaced atomically but not fsynced: a lost or torn snapshot only means replaying more
+        // of the log on the next start (an unreadable one is skipped).
+        let name = Self::snapshot_name(offset);
+        let tmp = dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, &json)?;
+        std::fs::rename(&tmp, dir.join(&name))?;
+        let mut offsets = Self::snapshot_offsets(dir)?;
+        offsets.sort_unstable();
+        let n = offsets.len();
+        for o in offsets.into_iter().take(n.saturating_sub(2)) {
+            let _ = std::fs::remove_file(dir.join(Self::snapshot_name(o)));
+        }
+        Ok(())
+    }
+
+    fn snapshot_offsets(dir: &Path) -> io::Result<Vec<i64>> {
+        Ok(std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok())
+            .filter_map(|e| super::segment::parse_stem(&e.file_name().to_string_lossy(), ".snapshot"))
+            .collect())
+    }
+
+    /// Loads the newest readable snapshot at or below `log_end`; returns it and the offset from
+    /// which the log must be replayed. Snapshots past the log end (after truncation) are removed.
+    pub fn load(dir: &Path, log_end: i64) -> io::Result<(ProducerStateManager, i64)> {
+        let mut offsets = Self::snapshot_offsets(dir)?;
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        for o in offsets {
+            let path = dir.join(Self::snapshot_name(o));
+            if o > log_end {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
+            let parsed = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok());
+            match parsed {
+                Some(s) => return Ok((ProducerStateManager { producers: s.producers.into_iter().collect() }, s.offset)),
+                None => tracing::warn!(path = %path.display(), "ignoring unreadable producer snapshot"),
+            }
+        }
+        Ok((ProducerStateManager::default(), 0))
+    }
+
+    /// A copy of just these producers' entries, to check a multi-batch append against.
+    pub fn scratch_for(&self, pids: impl Iterator<Item = i64>) -> ProducerStateManager {
+        let producers = pids.filter_map(|p| self.producers.get(&p).map(|e| (p, e.clone()))).collect();
+        ProducerStateManager { producers }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(pid: i64, epoch: i16, seq: i32, count: i32, base_offset: i64) -> BatchHeader {
+        BatchHeader {
+            base_offset,
+            size: 100,
+            magic: 2,
+            attributes: 0,
+            last_offset_delta: count - 1,
+            base_timestamp: 1,
+            max_timestamp: 1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            base_sequence: seq,
+            record_count: count,
+        }
+    }
+
+    #[test]
+    fn duplicates_gaps_and_fencing() {
+        let mut s = ProducerStateManager::default();
+        let b0 = header(7, 0, 0, 3, 0);
+        assert_eq!(s.check(&b0), Ok(None));
+        s.update(&b0);
+        let b1 = header(7, 0, 3, 2, 3);
+        assert_eq!(s.check(&b1), Ok(None));
+        s.update(&b1);
+        // A retry of b0 is a duplicate with b0's offsets.
+        assert_eq!(s.check(&header(7, 0, 0, 3, 99)).unwrap().map(|m| m.first_offset), Some(0));
+        assert!(matches!(s.check(&header(7, 0, 9, 1, 5)), Err(SequenceError::OutOfOrder { expected: 5, got: 9 })));
+        assert!(matches!(s.check(&header(7, -1, 5, 1, 5)), Err(SequenceError::InvalidProducerEpoch { .. })));
+        assert_eq!(s.check(&header(7, 1, 0, 1, 5)), Ok(None));
+        assert!(s.check(&header(7, 1, 4, 1, 5)).is_err());
+    }
+
+    #[test]
+    fn snapshot_roundtrip() {
+        let d = tempfile::tempdir().unwrap();
+        let mut s = ProducerStateManager::default();
+        s.update(&header(1, 0, 0, 1, 0));
+        s.write_snapshot(d.path(), 1).unwrap();
+        let (l, at) = ProducerStateManager::load(d.path(), 5).unwrap();
+        assert_eq!(at, 1);
+        assert!(l.check(&header(1, 0, 0, 1, 9)).unwrap().is_some());
+        let (_, at) = ProducerStateManager::load(d.path(), 0).unwrap();
+        assert_eq!(at, 0);
+    }
+}
