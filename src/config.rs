@@ -72,6 +72,16 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("offsets.retention.minutes", "10080"),
     ("offsets.retention.check.interval.ms", "600000"),
     ("offset.metadata.max.bytes", "4096"),
+    ("log.cleaner.delete.retention.ms", "86400000"),
+    ("log.cleaner.min.cleanable.ratio", "0.5"),
+    ("log.cleaner.min.compaction.lag.ms", "0"),
+    ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
+    ("log.cleaner.backoff.ms", "15000"),
+    ("compression.type", "producer"),
+    ("log.message.timestamp.before.max.ms", "9223372036854775807"),
+    ("log.message.timestamp.after.max.ms", "9223372036854775807"),
+    ("unclean.leader.election.enable", "false"),
+    ("producer.id.expiration.ms", "86400000"),
 ];
 
 /// Topic-level config names and the broker key that supplies each one's default.
@@ -88,7 +98,27 @@ pub const TOPIC_KEYS: &[(&str, &str)] = &[
     ("flush.messages", "log.flush.interval.messages"),
     ("flush.ms", "log.flush.interval.ms"),
     ("min.insync.replicas", "min.insync.replicas"),
+    ("delete.retention.ms", "log.cleaner.delete.retention.ms"),
+    ("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio"),
+    ("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms"),
+    ("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms"),
+    ("compression.type", "compression.type"),
+    ("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms"),
+    ("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms"),
+    ("unclean.leader.election.enable", "unclean.leader.election.enable"),
 ];
+
+/// Kafka's ConfigType of a topic key (DescribeConfigs v3+): BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7.
+pub fn topic_key_type(key: &str) -> i8 {
+    match key {
+        "cleanup.policy" => 7,
+        "message.timestamp.type" | "compression.type" => 2,
+        "unclean.leader.election.enable" => 1,
+        "min.cleanable.dirty.ratio" => 6,
+        "segment.bytes" | "segment.index.bytes" | "index.interval.bytes" | "max.message.bytes" | "min.insync.replicas" => 3,
+        _ => 5,
+    }
+}
 
 /// The broker's settings, resolved.
 #[derive(Debug, Clone)]
@@ -203,7 +233,7 @@ impl Config {
     /// Resolves a map of Kafka keys into typed settings.
     pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
         for k in raw.keys() {
-            let known = BROKER_KEYS.iter().any(|(b, _)| b == k) || k.starts_with("log.cleaner.");
+            let known = BROKER_KEYS.iter().any(|(b, _)| b == k);
             if !known {
                 // Kafka ignores unknown keys with a warning; do the same.
                 tracing::warn!(key = %k, "ignoring unknown config");
@@ -295,6 +325,17 @@ impl Config {
         }
     }
 
+    /// Every broker key with its value and whether it was set explicitly (DescribeConfigs).
+    pub fn describe(&self) -> Vec<(String, String, bool)> {
+        BROKER_KEYS
+            .iter()
+            .map(|(k, d)| match self.raw.get(*k) {
+                Some(v) => (k.to_string(), v.clone(), true),
+                None => (k.to_string(), d.to_string(), false),
+            })
+            .collect()
+    }
+
     /// Whether `key` was set explicitly (file, env, flag or override).
     pub fn is_set(&self, key: &str) -> bool {
         self.raw.contains_key(key)
@@ -343,6 +384,25 @@ impl LogConfig {
         let policy = g("cleanup.policy").replace(' ', "");
         if !policy.split(',').all(|p| p == "delete" || p == "compact") {
             return Err(invalid("cleanup.policy", &policy, "must be delete and/or compact".into()));
+        }
+        // Keys the log does not act on yet still get Kafka's validation.
+        for key in ["delete.retention.ms", "min.compaction.lag.ms", "max.compaction.lag.ms", "message.timestamp.before.max.ms", "message.timestamp.after.max.ms"] {
+            if num::<i64>(key, g(key))? < 0 {
+                return Err(invalid(key, g(key), "must be at least 0".into()));
+            }
+        }
+        let ratio: f64 = num("min.cleanable.dirty.ratio", g("min.cleanable.dirty.ratio"))?;
+        if !(0.0..=1.0).contains(&ratio) {
+            return Err(invalid("min.cleanable.dirty.ratio", g("min.cleanable.dirty.ratio"), "must be between 0 and 1".into()));
+        }
+        boolean("unclean.leader.election.enable", g("unclean.leader.election.enable"))?;
+        let codec = g("compression.type");
+        if codec != "producer" {
+            // Kafka would recompress every batch; Odradek stores batches as the producer sent them.
+            return Err(invalid("compression.type", codec, "only 'producer' is supported (batches are stored as produced)".into()));
+        }
+        if num::<i32>("min.insync.replicas", g("min.insync.replicas"))? < 1 {
+            return Err(invalid("min.insync.replicas", g("min.insync.replicas"), "must be at least 1".into()));
         }
         let segment_bytes: u64 = num("segment.bytes", g("segment.bytes"))?;
         if segment_bytes < 14 {

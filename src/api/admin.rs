@@ -17,11 +17,11 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
-fn topic_error_code(e: &TopicError) -> ResponseError {
+pub(crate) fn topic_error_code(e: &TopicError) -> ResponseError {
     match e {
         TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
         TopicError::InvalidName(_) => ResponseError::InvalidTopicException,
-        TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+        TopicError::InvalidPartitions(_) | TopicError::PartitionCount(_) => ResponseError::InvalidPartitions,
         TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
         TopicError::Unknown(_) => ResponseError::UnknownTopicOrPartition,
         TopicError::Io(_) => ResponseError::KafkaStorageError,
@@ -137,4 +137,134 @@ pub async fn delete_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: Dele
     .await
     .unwrap_or_default();
     DeleteTopicsResponse::default().with_responses(responses)
+}
+
+pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    use create_partitions_response::CreatePartitionsTopicResult;
+    let b = broker.clone();
+    let results = blocking(move || {
+        let mut seen = HashSet::new();
+        let duplicates: HashSet<String> =
+            req.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
+                let fail = |e: ResponseError, msg: String| result.clone().with_error_code(e.code()).with_error_message(Some(StrBytes::from_string(msg)));
+                if duplicates.contains(t.name.0.as_str()) {
+                    return fail(ResponseError::InvalidRequest, format!("Duplicate topic in request: {}", t.name.0.as_str()));
+                }
+                if let Some(assignments) = &t.assignments {
+                    if assignments.iter().any(|a| a.broker_ids.iter().any(|id| id.0 != b.node_id)) {
+                        return fail(ResponseError::InvalidReplicaAssignment, format!("Unknown broker in assignment; the only broker is {}", b.node_id));
+                    }
+                }
+                match b.logs.add_partitions(&t.name.0, t.count, req.validate_only) {
+                    Ok(()) => result,
+                    Err(e) => fail(topic_error_code(&e), e.to_string()),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
+pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    use delete_records_response::*;
+    let b = broker.clone();
+    let topics = blocking(move || {
+        req.topics
+            .into_iter()
+            .map(|t| {
+                let topic = super::find_topic(&b, &t.name.0, uuid::Uuid::nil());
+                let partitions = t
+                    .partitions
+                    .into_iter()
+                    .map(|p| {
+                        let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+                        let res = topic
+                            .as_ref()
+                            .map_err(|e| *e)
+                            .and_then(|t| super::find_partition(t, p.partition_index))
+                            .and_then(|part| part.delete_records(p.offset).map_err(|e| super::log_error_code(&e)));
+                        match res {
+                            Ok(low) => r.with_low_watermark(low),
+                            Err(e) => r.with_error_code(e.code()).with_low_watermark(-1),
+                        }
+                    })
+                    .collect();
+                DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(partitions)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    DeleteRecordsResponse::default().with_topics(topics)
+}
+
+pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
+    use describe_cluster_response::DescribeClusterBroker;
+    // endpoint_type 1 = brokers; 2 = controllers, which a broker does not serve (KIP-919).
+    if req.endpoint_type == 2 {
+        return DescribeClusterResponse::default()
+            .with_error_code(ResponseError::UnsupportedEndpointType.code())
+            .with_error_message(Some(StrBytes::from_static_str("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")));
+    }
+    let (host, port) = &broker.advertised;
+    DescribeClusterResponse::default()
+        .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
+        .with_controller_id(BrokerId(broker.node_id))
+        .with_brokers(vec![DescribeClusterBroker::default()
+            .with_broker_id(BrokerId(broker.node_id))
+            .with_host(StrBytes::from_string(host.clone()))
+            .with_port(*port as i32)])
+}
+
+pub async fn describe_log_dirs(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+    use describe_log_dirs_response::*;
+    let version = ctx.header.request_api_version;
+    let wanted: Option<Vec<(String, Vec<i32>)>> = req.topics.map(|ts| ts.into_iter().map(|t| (t.topic.0.to_string(), t.partitions)).collect());
+    let b = broker.clone();
+    let topics = blocking(move || {
+        b.logs
+            .list()
+            .iter()
+            .filter_map(|t| {
+                let parts: Vec<DescribeLogDirsPartition> = t
+                    .partitions
+                    .iter()
+                    .filter(|p| match &wanted {
+                        None => true,
+                        Some(w) => w.iter().any(|(n, ps)| *n == t.name && ps.contains(&p.index)),
+                    })
+                    .map(|p| DescribeLogDirsPartition::default().with_partition_index(p.index).with_partition_size(p.size_bytes() as i64))
+                    .collect();
+                (!parts.is_empty()).then(|| DescribeLogDirsTopic::default().with_name(TopicName(StrBytes::from_string(t.name.clone()))).with_partitions(parts))
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let dir = std::fs::canonicalize(&broker.config.data_dir).unwrap_or_else(|_| broker.config.data_dir.clone());
+    let mut result = DescribeLogDirsResult::default().with_log_dir(StrBytes::from_string(dir.display().to_string())).with_topics(topics);
+    if version >= 4 {
+        let (total, usable) = disk_space(&dir);
+        result = result.with_total_bytes(total).with_usable_bytes(usable);
+    }
+    DescribeLogDirsResponse::default().with_results(vec![result])
+}
+
+/// (total, available) bytes of the filesystem holding `dir`, or (-1, -1) if unknown.
+fn disk_space(dir: &std::path::Path) -> (i64, i64) {
+    use std::ffi::CString;
+    let Ok(c) = CString::new(dir.as_os_str().as_encoded_bytes()) else { return (-1, -1) };
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` is written by statvfs on success.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return (-1, -1);
+    }
+    let st = unsafe { st.assume_init() };
+    ((st.f_blocks as i64) * st.f_frsize as i64, (st.f_bavail as i64) * st.f_frsize as i64)
 }

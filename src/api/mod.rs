@@ -2,6 +2,7 @@
 //! storage only through `crate::log`, never files.
 
 pub mod admin;
+pub mod configs;
 pub mod fetch;
 pub mod groups;
 pub mod metadata;

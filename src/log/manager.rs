@@ -34,6 +34,8 @@ pub enum TopicError {
     #[error("number of partitions must be at least 1, got {0}")]
     InvalidPartitions(i32),
     #[error("{0}")]
+    PartitionCount(String),
+    #[error("{0}")]
     InvalidConfig(#[from] ConfigError),
     #[error("topic {0} does not exist")]
     Unknown(String),
@@ -162,6 +164,61 @@ impl LogManager {
         }
         tracing::info!(topic = name, "deleted topic");
         Ok(topic)
+    }
+
+    /// Replaces a topic's config overrides (validated first); takes effect at once.
+    pub fn set_topic_configs(&self, name: &str, configs: BTreeMap<String, String>, validate_only: bool) -> Result<(), TopicError> {
+        let log_config = self.config.log_config(&configs)?;
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.get(name).ok_or_else(|| TopicError::Unknown(name.into()))?;
+        if validate_only {
+            return Ok(());
+        }
+        let topic = Arc::new(Topic { name: old.name.clone(), id: old.id, configs, partitions: old.partitions.clone() });
+        self.replace(topic)?;
+        for p in &old.partitions {
+            p.set_config(log_config.clone());
+        }
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
+    /// CreatePartitions: grows a topic to `count` partitions (never shrinks).
+    pub fn add_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), TopicError> {
+        let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.get(name).ok_or_else(|| TopicError::Unknown(name.into()))?;
+        let current = old.partitions.len() as i32;
+        if count <= current {
+            return Err(TopicError::PartitionCount(format!(
+                "Topic currently has {current} partitions, which is higher than the requested {count}."
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let log_config = self.config.log_config(&old.configs)?;
+        let mut partitions = old.partitions.clone();
+        for p in current..count {
+            let dir = self.data_dir.join(Partition::dir_name(name, p));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir)?;
+            }
+            partitions.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), true)?));
+        }
+        self.replace(Arc::new(Topic { name: old.name.clone(), id: old.id, configs: old.configs.clone(), partitions }))?;
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
+    }
+
+    /// Swaps in a new version of a topic and persists the topic table.
+    fn replace(&self, topic: Arc<Topic>) -> Result<(), TopicError> {
+        self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(topic.name.clone(), topic);
+        meta::save_topics(&self.data_dir, &self.snapshot_meta())?;
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     fn snapshot_meta(&self) -> Vec<TopicMeta> {

@@ -68,7 +68,12 @@ struct Log {
     producers: ProducerStateManager,
     /// The offset of the newest producer snapshot on disk.
     snapshot_offset: Option<i64>,
+    /// Log start set by DeleteRecords (persisted); the first segment's base may be lower.
+    log_start: i64,
 }
+
+/// Per-partition file holding the log start offset moved by DeleteRecords.
+const LOG_START_FILE: &str = "log-start-offset";
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -116,12 +121,13 @@ impl Partition {
         }
         let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
         let (producers, snapshot_offset) = load_producer_state(&dir, &segments, next_offset)?;
+        let log_start = std::fs::read_to_string(dir.join(LOG_START_FILE)).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0).min(next_offset);
         let (end_offset, _) = watch::channel(next_offset);
         Ok(Partition {
             topic: topic.to_string(),
             index,
             dir,
-            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset }),
+            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start }),
             end_offset,
         })
     }
@@ -328,6 +334,38 @@ impl Partition {
         Ok(deleted)
     }
 
+    /// DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark) and
+    /// removes the segments wholly below it. Returns the new log start offset.
+    pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
+        let mut log = self.lock();
+        let end = log.next_offset;
+        let target = if offset == -1 { end } else { offset };
+        if target < 0 || target > end {
+            return Err(LogError::OffsetOutOfRange { offset, start: log.start_offset(), end });
+        }
+        if target <= log.start_offset() {
+            return Ok(log.start_offset());
+        }
+        crate::meta::write_atomic(&self.dir, LOG_START_FILE, target.to_string().as_bytes())?;
+        log.log_start = target;
+        while log.segments.len() > 1 {
+            let Some((&base, first)) = log.segments.iter().next() else { break };
+            if first.next_offset > target {
+                break;
+            }
+            if let Some(seg) = log.segments.remove(&base) {
+                seg.delete()?;
+            }
+        }
+        tracing::info!(topic = %self.topic, partition = self.index, log_start_offset = target, "deleted records");
+        Ok(target)
+    }
+
+    /// Bytes on disk in the partition's segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().segments.values().map(|s| s.size()).sum()
+    }
+
     /// Number of segments (for tests and metrics).
     pub fn segment_count(&self) -> usize {
         self.lock().segments.len()
@@ -394,7 +432,7 @@ impl Log {
     }
 
     fn start_offset(&self) -> i64 {
-        self.segments.keys().next().copied().unwrap_or(self.next_offset)
+        self.segments.keys().next().copied().unwrap_or(self.next_offset).max(self.log_start)
     }
 
     /// Rolls when the next batch would not fit, the indexes are full, `segment.ms` passed, or

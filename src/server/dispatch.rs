@@ -75,6 +75,13 @@ apis! {
     DeleteGroups: DeleteGroupsRequest => api::groups::delete_groups, advertise_from 0, silent_if |_| false;
     OffsetDelete: OffsetDeleteRequest => api::groups::offset_delete, advertise_from 0, silent_if |_| false;
     InitProducerId: InitProducerIdRequest => api::producer_ids::init_producer_id, advertise_from 0, silent_if |_| false;
+    DescribeConfigs: DescribeConfigsRequest => api::configs::describe_configs, advertise_from 1, silent_if |_| false;
+    AlterConfigs: AlterConfigsRequest => api::configs::alter_configs, advertise_from 0, silent_if |_| false;
+    IncrementalAlterConfigs: IncrementalAlterConfigsRequest => api::configs::incremental_alter_configs, advertise_from 0, silent_if |_| false;
+    CreatePartitions: CreatePartitionsRequest => api::admin::create_partitions, advertise_from 0, silent_if |_| false;
+    DeleteRecords: DeleteRecordsRequest => api::admin::delete_records, advertise_from 0, silent_if |_| false;
+    DescribeCluster: DescribeClusterRequest => api::admin::describe_cluster, advertise_from 0, silent_if |_| false;
+    DescribeLogDirs: DescribeLogDirsRequest => api::admin::describe_log_dirs, advertise_from 1, silent_if |_| false;
 }
 
 /// What a handler knows about the request besides its body.
