@@ -7,7 +7,7 @@ use crate::server::{Broker, RequestContext};
 use bytes::Bytes;
 use futures::future::select_all;
 use kafka_protocol::messages::fetch_response::*;
-use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, ProducerId, TopicName};
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -110,12 +110,22 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                     // KIP-74: the first batch of the first partition with data comes back whole,
                     // even when it exceeds the limits, so a consumer can always make progress.
                     let min_one = total == 0;
-                    match part.read(w.offset, limit, min_one) {
+                    match part.read(w.offset, limit, min_one, read_committed) {
                         Ok(r) => {
                             total += r.records.len();
                             remaining = remaining.saturating_sub(r.records.len());
+                            let resp = if read_committed {
+                                resp.with_aborted_transactions(Some(
+                                    r.aborted
+                                        .iter()
+                                        .map(|a| AbortedTransaction::default().with_producer_id(ProducerId(a.producer_id)).with_first_offset(a.first_offset))
+                                        .collect(),
+                                ))
+                            } else {
+                                resp
+                            };
                             resp.with_high_watermark(r.high_watermark)
-                                .with_last_stable_offset(r.high_watermark)
+                                .with_last_stable_offset(r.last_stable_offset)
                                 .with_log_start_offset(r.log_start_offset)
                                 .with_records(Some(r.records))
                         }
@@ -127,7 +137,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                             let hw = part.log_end_offset();
                             resp.with_error_code(log_error_code(&e).code())
                                 .with_high_watermark(hw)
-                                .with_last_stable_offset(hw)
+                                .with_last_stable_offset(part.last_stable_offset())
                                 .with_log_start_offset(part.log_start_offset())
                                 .with_records(Some(Bytes::new()))
                         }

@@ -18,6 +18,7 @@ const LATEST_TIERED: i64 = -5;
 
 pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let version = ctx.header.request_api_version;
+    let read_committed = req.isolation_level == 1;
     let b = broker.clone();
     let topics = blocking(move || {
         req.topics
@@ -34,7 +35,7 @@ pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListO
                             .map_err(|e| *e)
                             .and_then(|t| find_partition(t, p.partition_index))
                             .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part))
-                            .and_then(|part| lookup(&part, p.timestamp));
+                            .and_then(|part| lookup(&part, p.timestamp, read_committed));
                         match found {
                             Ok((offset, timestamp)) => {
                                 let resp = resp.with_offset(offset).with_timestamp(timestamp);
@@ -58,9 +59,10 @@ pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListO
 }
 
 /// (offset, timestamp) for one ListOffsets query; (-1, -1) when no record matches.
-fn lookup(part: &Partition, timestamp: i64) -> Result<(i64, i64), ResponseError> {
+fn lookup(part: &Partition, timestamp: i64, read_committed: bool) -> Result<(i64, i64), ResponseError> {
     let err = |e: crate::log::LogError| log_error_code(&e);
     Ok(match timestamp {
+        LATEST if read_committed => (part.last_stable_offset(), -1),
         LATEST => (part.log_end_offset(), -1),
         EARLIEST | EARLIEST_LOCAL => (part.log_start_offset(), -1),
         // No tiered storage: nothing has been uploaded.

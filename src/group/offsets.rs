@@ -10,10 +10,9 @@
 //!
 //! A null value is a tombstone. The partition of a group is `abs(javaHashCode(group)) % N`.
 
-use crate::log::{LogManager, Partition};
+use crate::log::LogManager;
+use crate::meta::internal_topic::{InternalTopic, InternalTopicError};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
@@ -36,15 +35,7 @@ pub struct StoredGroup {
     pub state_timestamp: i64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot write {OFFSETS_TOPIC}: {0}")]
-    Log(#[from] crate::log::LogError),
-    #[error("cannot create {OFFSETS_TOPIC}: {0}")]
-    Topic(#[from] crate::log::TopicError),
-    #[error("cannot encode record: {0}")]
-    Encode(String),
-}
+pub type StoreError = InternalTopicError;
 
 /// A change to write.
 pub enum Change {
@@ -57,16 +48,9 @@ pub enum Change {
 type Offsets = HashMap<String, BTreeMap<(String, i32), Committed>>;
 
 pub struct OffsetStore {
-    logs: Arc<LogManager>,
-    partitions: i32,
-    segment_bytes: u64,
+    topic: InternalTopic,
     offsets: Mutex<Offsets>,
     groups: Mutex<HashMap<String, StoredGroup>>,
-}
-
-/// Java's `String.hashCode`, which Kafka uses to place a group.
-fn java_hash(s: &str) -> i32 {
-    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
 }
 
 fn put_str(b: &mut BytesMut, s: &str) {
@@ -99,9 +83,7 @@ impl OffsetStore {
     /// Replays `__consumer_offsets` if it exists.
     pub fn open(logs: Arc<LogManager>, partitions: i32, segment_bytes: u64) -> OffsetStore {
         let store = OffsetStore {
-            logs,
-            partitions,
-            segment_bytes,
+            topic: InternalTopic::new(logs, OFFSETS_TOPIC, partitions, segment_bytes),
             offsets: Mutex::new(HashMap::new()),
             groups: Mutex::new(HashMap::new()),
         };
@@ -110,29 +92,7 @@ impl OffsetStore {
     }
 
     fn replay(&self) {
-        let Some(topic) = self.logs.get(OFFSETS_TOPIC) else { return };
-        let mut n = 0usize;
-        for p in &topic.partitions {
-            let res = p.for_each_batch(|h, bytes| {
-                if h.is_control() {
-                    return true;
-                }
-                let mut buf = Bytes::copy_from_slice(bytes);
-                match RecordBatchDecoder::decode(&mut buf) {
-                    Ok(set) => {
-                        for r in set.records {
-                            self.apply(r.key, r.value);
-                            n += 1;
-                        }
-                    }
-                    Err(e) => tracing::warn!(partition = p.index, offset = h.base_offset, error = %e, "skipping undecodable batch"),
-                }
-                true
-            });
-            if let Err(e) = res {
-                tracing::error!(partition = p.index, error = %e, "cannot replay {OFFSETS_TOPIC}");
-            }
-        }
+        let n = self.topic.replay(|key, value| self.apply(key, value));
         if n > 0 {
             tracing::info!(records = n, groups = self.groups().len(), "loaded committed offsets");
         }
@@ -180,34 +140,9 @@ impl OffsetStore {
         }
     }
 
-    fn partition_for(&self, group: &str) -> i32 {
-        (java_hash(group).unsigned_abs() % self.partitions as u32) as i32
-    }
-
-    /// The `__consumer_offsets` partition for `group`, creating the topic on first use.
-    fn log_for(&self, group: &str) -> Result<Arc<Partition>, StoreError> {
-        let topic = match self.logs.get(OFFSETS_TOPIC) {
-            Some(t) => t,
-            None => {
-                let mut configs = BTreeMap::new();
-                configs.insert("cleanup.policy".to_string(), "compact".to_string());
-                configs.insert("segment.bytes".to_string(), self.segment_bytes.to_string());
-                match self.logs.create_topic(OFFSETS_TOPIC, self.partitions, configs, false) {
-                    Ok(t) => t,
-                    Err(crate::log::TopicError::AlreadyExists(_)) => {
-                        self.logs.get(OFFSETS_TOPIC).ok_or_else(|| StoreError::Encode("topic vanished".into()))?
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        let i = self.partition_for(group) as usize;
-        topic.partitions.get(i).cloned().ok_or_else(|| StoreError::Encode("offsets partition missing".into()))
-    }
-
     /// Makes sure the internal topic exists (FindCoordinator does this, as in Kafka).
     pub fn ensure_topic(&self, group: &str) -> Result<(), StoreError> {
-        self.log_for(group).map(|_| ())
+        self.topic.partition_for(group).map(|_| ())
     }
 
     /// Writes the changes for one group as one batch, then applies them in memory.
@@ -215,33 +150,7 @@ impl OffsetStore {
         if changes.is_empty() {
             return Ok(());
         }
-        let now = crate::log::partition::now_ms();
-        let records: Vec<Record> = changes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let (key, value) = encode_change(group, c);
-                Record {
-                    transactional: false,
-                    control: false,
-                    delete_horizon: false,
-                    partition_leader_epoch: 0,
-                    producer_id: -1,
-                    producer_epoch: -1,
-                    timestamp_type: TimestampType::Creation,
-                    offset: i as i64,
-                    sequence: -1,
-                    timestamp: now,
-                    key: Some(key),
-                    value,
-                    headers: Default::default(),
-                }
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-            .map_err(|e| StoreError::Encode(e.to_string()))?;
-        self.log_for(group)?.append(&buf)?;
+        self.topic.append(group, changes.iter().map(|c| encode_change(group, c)).collect())?;
         for c in changes {
             self.apply_change(group, c);
         }
@@ -373,21 +282,9 @@ fn decode_group(mut v: Bytes) -> Option<StoredGroup> {
     Some(StoredGroup { protocol_type, generation, state_timestamp })
 }
 
-/// A `StrBytes` from an owned string.
-pub fn sb(s: impl Into<String>) -> StrBytes {
-    StrBytes::from_string(s.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn java_hash_matches() {
-        assert_eq!(java_hash(""), 0);
-        assert_eq!(java_hash("a"), 97);
-        assert_eq!(java_hash("group-1"), "group-1".chars().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32)));
-    }
 
     #[test]
     fn offset_record_roundtrip() {

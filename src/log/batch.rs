@@ -144,6 +144,39 @@ pub fn validate_all(mut buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
     Ok(out)
 }
 
+/// Reads a zigzag varint (as in record fields) from `b` at `*pos`.
+fn varint(b: &[u8], pos: &mut usize) -> Option<i64> {
+    let mut v: u64 = 0;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        v |= ((byte & 0x7f) as u64) << shift;
+        if byte & 0x80 == 0 {
+            return Some(((v >> 1) as i64) ^ -((v & 1) as i64));
+        }
+    }
+    None
+}
+
+/// The type of a control batch's marker: Some(true) for COMMIT, Some(false) for ABORT.
+/// Control records are never compressed; their key is `[version i16][type i16]`.
+pub fn control_marker(batch: &[u8]) -> Option<bool> {
+    let mut pos = HEADER_LEN;
+    let _length = varint(batch, &mut pos)?;
+    pos += 1; // record attributes
+    let _ts_delta = varint(batch, &mut pos)?;
+    let _offset_delta = varint(batch, &mut pos)?;
+    let key_len = varint(batch, &mut pos)?;
+    if key_len < 4 || batch.len() < pos + 4 {
+        return None;
+    }
+    match i16::from_be_bytes([batch[pos + 2], batch[pos + 3]]) {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    }
+}
+
 /// Rewrites the fields the leader owns: base offset and leader epoch (outside the CRC), and for
 /// LogAppendTime the timestamp type and max timestamp (inside it, so the CRC is recomputed).
 pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {

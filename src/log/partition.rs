@@ -47,7 +47,10 @@ pub struct AppendInfo {
 pub struct ReadResult {
     pub records: Bytes,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub log_start_offset: i64,
+    /// For read_committed: aborted transactions overlapping the range read.
+    pub aborted: Vec<super::producer_state::AbortedTxn>,
 }
 
 pub struct Partition {
@@ -189,7 +192,8 @@ impl Partition {
             };
             log.maybe_roll(&self.dir, &stamped)?;
             log.active().ok_or(LogError::Deleted)?.append(bytes, &stamped)?;
-            log.producers.update(&stamped);
+            let marker = if stamped.is_control() { batch::control_marker(bytes) } else { None };
+            log.producers.update(&stamped, marker);
             log.next_offset = stamped.next_offset();
             log.unflushed += h.record_count as i64;
             pos += h.size;
@@ -202,24 +206,69 @@ impl Partition {
         Ok(info)
     }
 
-    /// Reads from `offset` (see `Segment::read` for the shaping rules).
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadResult, LogError> {
+    /// Reads from `offset` (see `Segment::read` for the shaping rules). read_committed reads
+    /// stop at the last stable offset and carry the aborted transactions of the range.
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, read_committed: bool) -> Result<ReadResult, LogError> {
         let log = self.lock();
-        let (start, end) = (log.start_offset(), log.next_offset);
+        let (start, end, lso) = (log.start_offset(), log.next_offset, log.last_stable_offset());
         if offset < start || offset > end {
             return Err(LogError::OffsetOutOfRange { offset, start, end });
         }
+        let upper = if read_committed { lso } else { end };
         let mut records = Bytes::new();
-        if offset < end {
+        if offset < upper {
             for (_, seg) in log.segments.range(..=offset).next_back().into_iter().chain(log.segments.range(offset + 1..)) {
                 if seg.next_offset <= offset {
                     continue;
                 }
-                records = seg.read(offset, max_bytes, min_one)?;
+                records = seg.read(offset, max_bytes, min_one, upper)?;
                 break;
             }
         }
-        Ok(ReadResult { records, high_watermark: end, log_start_offset: start })
+        let aborted = if read_committed && !records.is_empty() { log.producers.aborted_in(offset, upper) } else { Vec::new() };
+        Ok(ReadResult { records, high_watermark: end, last_stable_offset: lso, log_start_offset: start, aborted })
+    }
+
+    /// The last stable offset: below it every transaction is decided.
+    pub fn last_stable_offset(&self) -> i64 {
+        self.lock().last_stable_offset()
+    }
+
+    /// Writes a transaction marker (a control batch) for `producer_id`, ending its transaction
+    /// in this partition. A marker from an older epoch than the partition knows is refused.
+    pub fn append_marker(&self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32) -> Result<i64, LogError> {
+        use bytes::BufMut;
+        use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+        if let Some(current) = self.lock().producers.epoch_of(producer_id) {
+            if producer_epoch < current {
+                return Err(SequenceError::InvalidProducerEpoch { got: producer_epoch, current }.into());
+            }
+        }
+        let mut key = bytes::BytesMut::new();
+        key.put_i16(0);
+        key.put_i16(if commit { 1 } else { 0 });
+        let mut value = bytes::BytesMut::new();
+        value.put_i16(0);
+        value.put_i32(coordinator_epoch);
+        let record = Record {
+            transactional: true,
+            control: true,
+            delete_horizon: false,
+            partition_leader_epoch: LEADER_EPOCH,
+            producer_id,
+            producer_epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: now_ms(),
+            key: Some(key.freeze()),
+            value: Some(value.freeze()),
+            headers: Default::default(),
+        };
+        let mut buf = bytes::BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, [&record], &RecordEncodeOptions { version: 2, compression: Compression::None })
+            .map_err(|e| LogError::Io(io::Error::other(e.to_string())))?;
+        Ok(self.append(&buf)?.base_offset)
     }
 
     /// ListOffsets by timestamp: the first record with timestamp >= `ts`, as (offset, timestamp).
@@ -398,9 +447,10 @@ fn load_producer_state(dir: &Path, segments: &BTreeMap<i64, Segment>, log_end: i
     let (mut producers, from) = ProducerStateManager::load(dir, log_end)?;
     let snapshot = (from == log_end).then_some(from);
     for seg in segments.values().filter(|s| s.next_offset > from) {
-        seg.for_each_batch(from.max(seg.base_offset), |h, _| {
+        seg.for_each_batch(from.max(seg.base_offset), |h, bytes| {
             if h.base_offset >= from {
-                producers.update(h);
+                let marker = if h.is_control() { batch::control_marker(bytes) } else { None };
+                producers.update(h, marker);
             }
             true
         })?;
@@ -429,6 +479,10 @@ impl Log {
     /// The segment appends go to; `None` only once the partition was deleted.
     fn active(&mut self) -> Option<&mut Segment> {
         self.segments.values_mut().next_back()
+    }
+
+    fn last_stable_offset(&self) -> i64 {
+        self.producers.first_unstable_offset().unwrap_or(self.next_offset).min(self.next_offset)
     }
 
     fn start_offset(&self) -> i64 {
@@ -482,7 +536,7 @@ impl Log {
                     if let Some(dup) = scratch.check(h)? {
                         return Ok(Some(dup));
                     }
-                    scratch.update(&BatchHeader { base_offset: offset, ..**h });
+                    scratch.update(&BatchHeader { base_offset: offset, ..**h }, None);
                     offset += h.last_offset_delta as i64 + 1;
                 }
                 Ok(None)

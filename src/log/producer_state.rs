@@ -31,6 +31,18 @@ pub struct ProducerEntry {
     pub epoch: i16,
     pub batches: VecDeque<BatchMeta>,
     pub last_timestamp: i64,
+    /// First offset of the producer's open transaction in this partition.
+    #[serde(default)]
+    pub txn_first_offset: Option<i64>,
+}
+
+/// An aborted transaction's range, for read_committed fetches (Kafka's `.txnindex`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbortedTxn {
+    pub producer_id: i64,
+    pub first_offset: i64,
+    /// Offset of the abort marker.
+    pub last_offset: i64,
 }
 
 /// Why a producer's batch is refused.
@@ -45,12 +57,16 @@ pub enum SequenceError {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Aborted transactions, in marker order.
+    aborted: Vec<AbortedTxn>,
 }
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
     offset: i64,
     producers: Vec<(i64, ProducerEntry)>,
+    #[serde(default)]
+    aborted: Vec<AbortedTxn>,
 }
 
 fn in_sequence(last: i32, next: i32) -> bool {
@@ -86,8 +102,9 @@ impl ProducerStateManager {
         }
     }
 
-    /// Records an appended batch (with its final offsets).
-    pub fn update(&mut self, h: &BatchHeader) {
+    /// Records an appended batch (with its final offsets). `marker` is the control record's
+    /// type for a control batch: Some(true) commit, Some(false) abort.
+    pub fn update(&mut self, h: &BatchHeader, marker: Option<bool>) {
         if !h.has_producer_id() {
             return;
         }
@@ -97,7 +114,16 @@ impl ProducerStateManager {
             entry.batches.clear();
         }
         if h.is_control() {
+            // A transaction marker ends the producer's open transaction here.
+            if let Some(first) = entry.txn_first_offset.take() {
+                if marker == Some(false) {
+                    self.aborted.push(AbortedTxn { producer_id: h.producer_id, first_offset: first, last_offset: h.base_offset });
+                }
+            }
             return;
+        }
+        if h.is_transactional() && entry.txn_first_offset.is_none() {
+            entry.txn_first_offset = Some(h.base_offset);
         }
         entry.batches.push_back(BatchMeta {
             first_seq: h.base_sequence,
@@ -112,9 +138,27 @@ impl ProducerStateManager {
         entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
     }
 
-    /// Forgets producers idle for longer than `expiration_ms` (Kafka's producer.id.expiration.ms).
-    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64) {
-        self.producers.retain(|_, e| now_ms - e.last_timestamp < expiration_ms);
+    /// Forgets idle producers with no open transaction (Kafka's producer.id.expiration.ms), and
+    /// aborted ranges wholly below the log start.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64, log_start: i64) {
+        self.producers.retain(|_, e| e.txn_first_offset.is_some() || now_ms - e.last_timestamp < expiration_ms);
+        self.aborted.retain(|a| a.last_offset >= log_start);
+    }
+
+    /// The first offset of the oldest open transaction: the last stable offset, if any is open.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producers.values().filter_map(|e| e.txn_first_offset).min()
+    }
+
+    /// The producer's current epoch, if known.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
+    /// Aborted transactions that overlap offsets `[from, to)` (what a read_committed fetch of
+    /// that range must be told about).
+    pub fn aborted_in(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+        self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
     }
 
     pub fn snapshot_name(offset: i64) -> String {
@@ -123,7 +167,7 @@ impl ProducerStateManager {
 
     /// Writes the state as of `offset` (the log end) and keeps only the two newest snapshots.
     pub fn write_snapshot(&self, dir: &Path, offset: i64) -> io::Result<()> {
-        let snap = Snapshot { offset, producers: self.producers.iter().map(|(k, v)| (*k, v.clone())).collect() };
+        let snap = Snapshot { offset, producers: self.producers.iter().map(|(k, v)| (*k, v.clone())).collect(), aborted: self.aborted.clone() };
         let json = serde_json::to_vec(&snap).map_err(io::Error::other)?;
         // Replaced atomically but not fsynced: a lost or torn snapshot only means replaying more
         // of the log on the next start (an unreadable one is skipped).
@@ -160,7 +204,7 @@ impl ProducerStateManager {
             }
             let parsed = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Snapshot>(&b).ok());
             match parsed {
-                Some(s) => return Ok((ProducerStateManager { producers: s.producers.into_iter().collect() }, s.offset)),
+                Some(s) => return Ok((ProducerStateManager { producers: s.producers.into_iter().collect(), aborted: s.aborted }, s.offset)),
                 None => tracing::warn!(path = %path.display(), "ignoring unreadable producer snapshot"),
             }
         }
@@ -170,7 +214,7 @@ impl ProducerStateManager {
     /// A copy of just these producers' entries, to check a multi-batch append against.
     pub fn scratch_for(&self, pids: impl Iterator<Item = i64>) -> ProducerStateManager {
         let producers = pids.filter_map(|p| self.producers.get(&p).map(|e| (p, e.clone()))).collect();
-        ProducerStateManager { producers }
+        ProducerStateManager { producers, aborted: Vec::new() }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -203,10 +247,10 @@ mod tests {
         let mut s = ProducerStateManager::default();
         let b0 = header(7, 0, 0, 3, 0);
         assert_eq!(s.check(&b0), Ok(None));
-        s.update(&b0);
+        s.update(&b0, None);
         let b1 = header(7, 0, 3, 2, 3);
         assert_eq!(s.check(&b1), Ok(None));
-        s.update(&b1);
+        s.update(&b1, None);
         // A retry of b0 is a duplicate with b0's offsets.
         assert_eq!(s.check(&header(7, 0, 0, 3, 99)).unwrap().map(|m| m.first_offset), Some(0));
         assert!(matches!(s.check(&header(7, 0, 9, 1, 5)), Err(SequenceError::OutOfOrder { expected: 5, got: 9 })));
@@ -219,7 +263,7 @@ mod tests {
     fn snapshot_roundtrip() {
         let d = tempfile::tempdir().unwrap();
         let mut s = ProducerStateManager::default();
-        s.update(&header(1, 0, 0, 1, 0));
+        s.update(&header(1, 0, 0, 1, 0), None);
         s.write_snapshot(d.path(), 1).unwrap();
         let (l, at) = ProducerStateManager::load(d.path(), 5).unwrap();
         assert_eq!(at, 1);

@@ -203,8 +203,18 @@ impl Segment {
     /// Reads whole batches starting with the one containing `offset`: at least that one batch
     /// (even past `max_bytes`), then as much as fits in `max_bytes`; the last batch may be cut
     /// short at the limit, as Kafka does (clients drop a partial trailing batch).
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> io::Result<Bytes> {
-        let limit = self.size;
+    ///
+    /// Batches at or past `limit_offset` are left out (read_committed stops at the last stable
+    /// offset, which is always a batch boundary).
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, limit_offset: i64) -> io::Result<Bytes> {
+        let limit = if limit_offset < self.next_offset {
+            match self.locate(limit_offset, self.size)? {
+                Some((pos, _)) => pos,
+                None => self.size,
+            }
+        } else {
+            self.size
+        };
         let Some((pos, first)) = self.locate(offset, limit)? else {
             return Ok(Bytes::new());
         };

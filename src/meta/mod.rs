@@ -3,6 +3,7 @@
 //!
 //! Both are small files replaced atomically: write a temp file, fsync, rename, fsync the dir.
 
+pub mod internal_topic;
 pub mod producer_ids;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,137 @@
+//! An internal, compacted topic that a coordinator keeps its durable state in
+//! (`__consumer_offsets`, `__transaction_state`): records are keyed, the latest per key wins,
+//! and the whole topic is replayed into memory on start. A key's partition is
+//! `abs(javaHashCode(routing key)) % partitions`, as Kafka places groups and transactional ids.
+
+use crate::log::{LogManager, Partition, TopicError};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InternalTopicError {
+    #[error("cannot write {topic}: {source}")]
+    Log { topic: &'static str, source: crate::log::LogError },
+    #[error("cannot create {topic}: {source}")]
+    Topic { topic: &'static str, source: TopicError },
+    #[error("cannot encode records for {topic}: {reason}")]
+    Encode { topic: &'static str, reason: String },
+}
+
+pub struct InternalTopic {
+    logs: Arc<LogManager>,
+    name: &'static str,
+    partitions: i32,
+    segment_bytes: u64,
+}
+
+/// Java's `String.hashCode`.
+pub fn java_hash(s: &str) -> i32 {
+    s.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+impl InternalTopic {
+    pub fn new(logs: Arc<LogManager>, name: &'static str, partitions: i32, segment_bytes: u64) -> InternalTopic {
+        InternalTopic { logs, name, partitions, segment_bytes }
+    }
+
+    pub fn logs(&self) -> &Arc<LogManager> {
+        &self.logs
+    }
+
+    /// Calls `f(key, value)` for every record, partition by partition, in offset order.
+    pub fn replay(&self, mut f: impl FnMut(Option<Bytes>, Option<Bytes>)) -> usize {
+        let Some(topic) = self.logs.get(self.name) else { return 0 };
+        let mut n = 0usize;
+        for p in &topic.partitions {
+            let res = p.for_each_batch(|h, bytes| {
+                if h.is_control() {
+                    return true;
+                }
+                let mut buf = Bytes::copy_from_slice(bytes);
+                match RecordBatchDecoder::decode(&mut buf) {
+                    Ok(set) => {
+                        for r in set.records {
+                            f(r.key, r.value);
+                            n += 1;
+                        }
+                    }
+                    Err(e) => tracing::warn!(topic = self.name, partition = p.index, offset = h.base_offset, error = %e, "skipping undecodable batch"),
+                }
+                true
+            });
+            if let Err(e) = res {
+                tracing::error!(topic = self.name, partition = p.index, error = %e, "cannot replay internal topic");
+            }
+        }
+        n
+    }
+
+    /// The partition for `routing_key`, creating the topic on first use.
+    pub fn partition_for(&self, routing_key: &str) -> Result<Arc<Partition>, InternalTopicError> {
+        let topic = match self.logs.get(self.name) {
+            Some(t) => t,
+            None => {
+                let mut configs = BTreeMap::new();
+                configs.insert("cleanup.policy".to_string(), "compact".to_string());
+                configs.insert("segment.bytes".to_string(), self.segment_bytes.to_string());
+                match self.logs.create_topic(self.name, self.partitions, configs, false) {
+                    Ok(t) => t,
+                    Err(TopicError::AlreadyExists(_)) => self.logs.get(self.name).ok_or_else(|| self.encode_err("topic vanished"))?,
+                    Err(source) => return Err(InternalTopicError::Topic { topic: self.name, source }),
+                }
+            }
+        };
+        let i = (java_hash(routing_key).unsigned_abs() % topic.partitions.len().max(1) as u32) as usize;
+        topic.partitions.get(i).cloned().ok_or_else(|| self.encode_err("partition missing"))
+    }
+
+    fn encode_err(&self, reason: &str) -> InternalTopicError {
+        InternalTopicError::Encode { topic: self.name, reason: reason.to_string() }
+    }
+
+    /// Appends `(key, value)` records (value None = tombstone) as one batch, atomically.
+    pub fn append(&self, routing_key: &str, records: Vec<(Bytes, Option<Bytes>)>) -> Result<(), InternalTopicError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let now = crate::log::partition::now_ms();
+        let records: Vec<Record> = records
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, value))| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: now,
+                key: Some(key),
+                value,
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
+            .map_err(|e| self.encode_err(&e.to_string()))?;
+        self.partition_for(routing_key)?.append(&buf).map_err(|source| InternalTopicError::Log { topic: self.name, source })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_hash_matches() {
+        assert_eq!(java_hash(""), 0);
+        assert_eq!(java_hash("a"), 97);
+        assert_eq!(java_hash("ab"), 97 * 31 + 98);
+    }
+}
