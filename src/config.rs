@@ -82,6 +82,10 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.message.timestamp.after.max.ms", "9223372036854775807"),
     ("unclean.leader.election.enable", "false"),
     ("producer.id.expiration.ms", "86400000"),
+    ("transaction.max.timeout.ms", "900000"),
+    ("transaction.state.log.num.partitions", "50"),
+    ("transaction.state.log.segment.bytes", "104857600"),
+    ("transaction.abort.timed.out.transaction.cleanup.interval.ms", "10000"),
 ];
 
 /// Topic-level config names and the broker key that supplies each one's default.
@@ -139,6 +143,8 @@ pub struct Config {
     /// Broker-level defaults for topic configs, under topic key names.
     pub log_defaults: LogConfig,
     pub group: GroupConfig,
+    pub txn: crate::txn::TxnConfig,
+    pub txn_abort_interval_ms: u64,
 }
 
 /// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
@@ -275,8 +281,20 @@ impl Config {
                 offsets_retention_check_interval_ms: num("offsets.retention.check.interval.ms", &get("offsets.retention.check.interval.ms"))?,
                 offset_metadata_max_bytes: num("offset.metadata.max.bytes", &get("offset.metadata.max.bytes"))?,
             },
+            txn: crate::txn::TxnConfig {
+                max_timeout_ms: num("transaction.max.timeout.ms", &get("transaction.max.timeout.ms"))?,
+                partitions: num("transaction.state.log.num.partitions", &get("transaction.state.log.num.partitions"))?,
+                segment_bytes: num("transaction.state.log.segment.bytes", &get("transaction.state.log.segment.bytes"))?,
+            },
+            txn_abort_interval_ms: num(
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                &get("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+            )?,
             raw: raw.clone(),
         };
+        if c.txn.partitions < 1 {
+            return Err(invalid("transaction.state.log.num.partitions", &get("transaction.state.log.num.partitions"), "must be at least 1".into()));
+        }
         if c.group.offsets_topic_partitions < 1 {
             return Err(invalid("offsets.topic.num.partitions", &get("offsets.topic.num.partitions"), "must be at least 1".into()));
         }

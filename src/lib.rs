@@ -6,6 +6,7 @@ pub mod group;
 pub mod log;
 pub mod meta;
 pub mod server;
+pub mod txn;
 
 pub use config::Config;
 pub use server::{Broker, Handle};

@@ -38,13 +38,19 @@ pub async fn find_coordinator(broker: &Arc<Broker>, ctx: &RequestContext, req: F
         let c = Coordinator::default().with_key(key.clone());
         let c = match key_type {
             0 | 1 => {
-                if key_type == 0 {
-                    let b = broker.clone();
-                    let k = key.to_string();
-                    if let Ok(Err(e)) = blocking(move || b.groups.offsets.ensure_topic(&k)).await {
-                        tracing::error!(error = %e, "cannot create the offsets topic");
+                // As Kafka does, the coordinator's internal topic is created on first lookup.
+                let b = broker.clone();
+                let k = key.to_string();
+                let _ = blocking(move || {
+                    if key_type == 0 {
+                        if let Err(e) = b.groups.offsets.ensure_topic(&k) {
+                            tracing::error!(error = %e, "cannot create the offsets topic");
+                        }
+                    } else {
+                        b.txns.ensure_topic(&k);
                     }
-                }
+                })
+                .await;
                 let (host, port) = &broker.advertised;
                 c.with_node_id(BrokerId(broker.node_id)).with_host(sb(host.clone())).with_port(*port as i32)
             }

@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_ids;
+pub mod txn;
 
 use crate::log::{LogError, Partition, Topic, LEADER_EPOCH};
 use crate::server::Broker;

@@ -1,4 +1,4 @@
-//! InitProducerId: producer ids and epochs for idempotent producers.
+//! InitProducerId: producer ids and epochs for idempotent and transactional producers.
 
 use super::blocking;
 use crate::server::{Broker, RequestContext};
@@ -7,13 +7,16 @@ use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
 pub async fn init_producer_id(broker: &Arc<Broker>, _ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
-    if req.transactional_id.as_ref().is_some_and(|t| !t.is_empty()) {
-        // Transactions are not implemented yet: refuse clearly rather than half-work.
-        tracing::warn!(transactional_id = ?req.transactional_id, "transactional producers are not supported yet");
-        return InitProducerIdResponse::default()
-            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code())
-            .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
+    if let Some(id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()).map(|t| t.to_string()) {
+        let b = broker.clone();
+        let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
+        let res = blocking(move || b.txns.init_producer_id(&id, req.transaction_timeout_ms, expected, &b.producer_ids, &b.groups))
+            .await
+            .and_then(|r| r);
+        return match res {
+            Ok((pid, epoch)) => InitProducerIdResponse::default().with_producer_id(ProducerId(pid)).with_producer_epoch(epoch),
+            Err(e) => InitProducerIdResponse::default().with_error_code(e.code()).with_producer_id(ProducerId(-1)).with_producer_epoch(-1),
+        };
     }
     // KIP-360: an idempotent producer may ask to bump its epoch (after a sequence error).
     if req.producer_id.0 >= 0 && req.producer_epoch >= 0 && req.producer_epoch < i16::MAX - 1 {

@@ -145,6 +145,11 @@ impl OffsetStore {
         self.topic.partition_for(group).map(|_| ())
     }
 
+    /// The `__consumer_offsets` partition holding `group`.
+    pub fn partition_index(&self, group: &str) -> Result<i32, StoreError> {
+        self.topic.partition_for(group).map(|p| p.index)
+    }
+
     /// Writes the changes for one group as one batch, then applies them in memory.
     pub fn write(&self, group: &str, changes: Vec<Change>) -> Result<(), StoreError> {
         if changes.is_empty() {

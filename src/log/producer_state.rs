@@ -87,6 +87,10 @@ impl ProducerStateManager {
         if h.producer_epoch < entry.epoch {
             return Err(SequenceError::InvalidProducerEpoch { got: h.producer_epoch, current: entry.epoch });
         }
+        if h.is_control() {
+            // Transaction markers carry no sequence.
+            return Ok(None);
+        }
         if h.producer_epoch > entry.epoch {
             // A bumped epoch starts again at sequence 0.
             return if h.base_sequence == 0 { Ok(None) } else { Err(SequenceError::OutOfOrder { expected: 0, got: h.base_sequence }) };

@@ -75,6 +75,10 @@ apis! {
     DeleteGroups: DeleteGroupsRequest => api::groups::delete_groups, advertise_from 0, silent_if |_| false;
     OffsetDelete: OffsetDeleteRequest => api::groups::offset_delete, advertise_from 0, silent_if |_| false;
     InitProducerId: InitProducerIdRequest => api::producer_ids::init_producer_id, advertise_from 0, silent_if |_| false;
+    AddPartitionsToTxn: AddPartitionsToTxnRequest => api::txn::add_partitions_to_txn, advertise_from 0, silent_if |_| false;
+    AddOffsetsToTxn: AddOffsetsToTxnRequest => api::txn::add_offsets_to_txn, advertise_from 0, silent_if |_| false;
+    TxnOffsetCommit: TxnOffsetCommitRequest => api::txn::txn_offset_commit, advertise_from 0, silent_if |_| false;
+    EndTxn: EndTxnRequest => api::txn::end_txn, advertise_from 0, silent_if |_| false;
     DescribeConfigs: DescribeConfigsRequest => api::configs::describe_configs, advertise_from 1, silent_if |_| false;
     AlterConfigs: AlterConfigsRequest => api::configs::alter_configs, advertise_from 0, silent_if |_| false;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => api::configs::incremental_alter_configs, advertise_from 0, silent_if |_| false;

@@ -20,6 +20,7 @@ pub struct Broker {
     pub logs: Arc<LogManager>,
     pub groups: GroupCoordinator,
     pub producer_ids: crate::meta::producer_ids::ProducerIdManager,
+    pub txns: crate::txn::TransactionCoordinator,
     pub cluster_id: String,
     pub node_id: i32,
     /// Host and port returned by Metadata (`advertised.listeners`).
@@ -63,13 +64,14 @@ impl Broker {
         let offsets = OffsetStore::open(logs.clone(), config.group.offsets_topic_partitions, config.group.offsets_topic_segment_bytes);
         let groups = GroupCoordinator::new(config.group.clone(), offsets);
         let producer_ids = crate::meta::producer_ids::ProducerIdManager::open(config.data_dir.clone())?;
+        let txns = crate::txn::TransactionCoordinator::open(config.txn.clone(), logs.clone(), &groups);
         let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
         let advertised = config.advertised.clone().unwrap_or_else(|| {
             let host = if local_addr.ip().is_unspecified() { "localhost".to_string() } else { local_addr.ip().to_string() };
             (host, local_addr.port())
         });
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, cluster_id, node_id: config.node_id, advertised, shutdown });
+        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, txns, cluster_id, node_id: config.node_id, advertised, shutdown });
         let mut tasks = vec![tokio::spawn(listener::run(listener, broker.clone()))];
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
@@ -98,15 +100,18 @@ fn spawn_periodic(broker: Arc<Broker>, every_ms: u64, f: fn(&Broker)) -> tokio::
     })
 }
 
-/// Drives the group coordinator's timers: sessions and rebalances every 50 ms, offset
-/// expiry every `offsets.retention.check.interval.ms`.
+/// Drives the coordinators' timers: group sessions and rebalances every 50 ms, offset expiry
+/// every `offsets.retention.check.interval.ms`, transaction timeouts every
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 fn spawn_group_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
     let mut shutdown = broker.shutdown.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let every = Duration::from_millis(broker.config.group.offsets_retention_check_interval_ms.max(1));
+        let txn_every = Duration::from_millis(broker.config.txn_abort_interval_ms.max(1));
         let mut last_expiry = tokio::time::Instant::now();
+        let mut last_txn_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -114,8 +119,18 @@ fn spawn_group_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
                     if expire {
                         last_expiry = tokio::time::Instant::now();
                     }
+                    let check_txns = last_txn_check.elapsed() >= txn_every;
+                    if check_txns {
+                        last_txn_check = tokio::time::Instant::now();
+                    }
                     let b = broker.clone();
-                    let _ = tokio::task::spawn_blocking(move || b.groups.tick(expire)).await;
+                    let _ = tokio::task::spawn_blocking(move || {
+                        b.groups.tick(expire);
+                        if check_txns {
+                            b.txns.abort_timed_out(&b.groups);
+                        }
+                    })
+                    .await;
                 }
                 _ = shutdown.changed() => break,
             }

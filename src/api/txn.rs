@@ -1,0 +1,136 @@
+//! Transaction APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
+
+use super::{blocking, find_partition, find_topic};
+use crate::server::{Broker, RequestContext};
+use crate::txn::PendingOffset;
+use kafka_protocol::messages::*;
+use kafka_protocol::ResponseError;
+use std::sync::Arc;
+
+fn code(r: Result<(), ResponseError>) -> i16 {
+    r.err().map(|e| e.code()).unwrap_or(0)
+}
+
+pub async fn add_partitions_to_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
+    use add_partitions_to_txn_response::*;
+    let version = ctx.header.request_api_version;
+    // v4+ batches transactions (sent by brokers); v0-3 carry one transaction at the top level.
+    let txns: Vec<(TransactionalId, i64, i16, Vec<(TopicName, Vec<i32>)>, bool)> = if version >= 4 {
+        req.transactions
+            .into_iter()
+            .map(|t| (t.transactional_id, t.producer_id.0, t.producer_epoch, t.topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(), t.verify_only))
+            .collect()
+    } else {
+        vec![(
+            req.v3_and_below_transactional_id,
+            req.v3_and_below_producer_id.0,
+            req.v3_and_below_producer_epoch,
+            req.v3_and_below_topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(),
+            false,
+        )]
+    };
+    let b = broker.clone();
+    let results = blocking(move || {
+        txns.into_iter()
+            .map(|(id, pid, epoch, topics, verify_only)| {
+                // Unknown partitions fail the request; the others are then OPERATION_NOT_ATTEMPTED.
+                let unknown: Vec<(String, i32)> = topics
+                    .iter()
+                    .flat_map(|(t, ps)| ps.iter().map(move |p| (t.0.to_string(), *p)))
+                    .filter(|(t, p)| find_topic(&b, t, uuid::Uuid::nil()).and_then(|topic| find_partition(&topic, *p)).is_err())
+                    .collect();
+                let all: Vec<(String, i32)> = topics.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (t.0.to_string(), *p))).collect();
+                let outcome = if !unknown.is_empty() {
+                    Err(ResponseError::OperationNotAttempted)
+                } else if verify_only {
+                    Ok(())
+                } else {
+                    b.txns.add_partitions(&id, pid, epoch, &all)
+                };
+                let topic_results = topics
+                    .into_iter()
+                    .map(|(name, ps)| {
+                        let n = name.0.to_string();
+                        AddPartitionsToTxnTopicResult::default().with_name(name).with_results_by_partition(
+                            ps.into_iter()
+                                .map(|p| {
+                                    let e = if unknown.contains(&(n.clone(), p)) { Err(ResponseError::UnknownTopicOrPartition) } else { outcome };
+                                    AddPartitionsToTxnPartitionResult::default().with_partition_index(p).with_partition_error_code(code(e))
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect::<Vec<_>>();
+                (id, topic_results)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    if version >= 4 {
+        AddPartitionsToTxnResponse::default().with_results_by_transaction(
+            results.into_iter().map(|(id, r)| AddPartitionsToTxnResult::default().with_transactional_id(id).with_topic_results(r)).collect(),
+        )
+    } else {
+        AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results.into_iter().flat_map(|(_, r)| r).collect())
+    }
+}
+
+pub async fn add_offsets_to_txn(broker: &Arc<Broker>, _ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
+    let b = broker.clone();
+    let res = blocking(move || {
+        let partition = b.groups.offsets.partition_index(&req.group_id).map_err(|_| ResponseError::CoordinatorNotAvailable)?;
+        b.txns.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id, partition)
+    })
+    .await
+    .and_then(|r| r);
+    AddOffsetsToTxnResponse::default().with_error_code(code(res))
+}
+
+pub async fn txn_offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
+    use txn_offset_commit_response::*;
+    let group = req.group_id.to_string();
+    let mut pending = Vec::new();
+    let mut plan = Vec::new();
+    for t in &req.topics {
+        let topic = find_topic(broker, &t.name.0, uuid::Uuid::nil());
+        let mut parts = Vec::new();
+        for p in &t.partitions {
+            let r = topic.as_ref().map_err(|e| *e).and_then(|topic| find_partition(topic, p.partition_index).map(|_| ()));
+            if r.is_ok() {
+                pending.push(PendingOffset {
+                    group: group.clone(),
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                });
+            }
+            parts.push((p.partition_index, r));
+        }
+        plan.push((t.name.clone(), parts));
+    }
+    let b = broker.clone();
+    let (id, pid, epoch) = (req.transactional_id.to_string(), req.producer_id.0, req.producer_epoch);
+    let stored = blocking(move || b.txns.add_pending_offsets(&id, pid, epoch, pending)).await.and_then(|r| r);
+    let topics = plan
+        .into_iter()
+        .map(|(name, parts)| {
+            TxnOffsetCommitResponseTopic::default().with_name(name).with_partitions(
+                parts
+                    .into_iter()
+                    .map(|(i, r)| TxnOffsetCommitResponsePartition::default().with_partition_index(i).with_error_code(code(r.and(stored))))
+                    .collect(),
+            )
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+pub async fn end_txn(broker: &Arc<Broker>, _ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
+    let b = broker.clone();
+    let (id, pid, epoch, commit) = (req.transactional_id.to_string(), req.producer_id.0, req.producer_epoch, req.committed);
+    let res = blocking(move || b.txns.end_txn(&id, pid, epoch, commit, &b.groups)).await.and_then(|r| r);
+    EndTxnResponse::default().with_error_code(code(res)).with_producer_id(req.producer_id).with_producer_epoch(req.producer_epoch)
+}
