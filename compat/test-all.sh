@@ -5,7 +5,8 @@
 #    (gcc, g++, make for rdkafka's bundled librdkafka; python3 for the compat scripts' JSON checks)
 #    with apt-get, running `apt-get update` only when a package can't be found without it;
 # 2. `cargo build --bins --tests --benches` once (benches only compiled, in the dev profile);
-# 3. `cargo test --no-fail-fast` (unit + integration tests);
+# 3. docker/build-image.sh (installs podman, builds the FROM-scratch image, starts podman's Docker API
+#    socket), then `cargo test --no-fail-fast` (unit + integration tests, the container test included);
 # 4. every compat/*.sh client script (kcat.sh first) against the debug broker, target/debug/odradek,
 #    each with ODRADEK_BIN set and a time limit (COMPAT_TIMEOUT, default 600 s). Helpers the scripts
 #    share live in compat/lib/ (not run directly).
@@ -122,6 +123,10 @@ fi
 
 cargo_rc=0
 if [ "$COMPAT_ONLY" -eq 0 ]; then
+    # The container test (tests/container.rs) drives the image through podman's Docker API.
+    log "docker/build-image.sh (podman, static binary, image odradek:dev, API socket)"
+    bash docker/build-image.sh
+    export DOCKER_HOST=unix:///tmp/odradek-podman.sock
     log "cargo test --no-fail-fast"
     cargo test --no-fail-fast || cargo_rc=$?
     if [ "$cargo_rc" -ne 0 ]; then log "cargo test FAILED (exit $cargo_rc)"; fi
