@@ -134,3 +134,103 @@ pub async fn end_txn(broker: &Arc<Broker>, _ctx: &RequestContext, req: EndTxnReq
     let res = blocking(move || b.txns.end_txn(&id, pid, epoch, commit, &b.groups)).await.and_then(|r| r);
     EndTxnResponse::default().with_error_code(code(res)).with_producer_id(req.producer_id).with_producer_epoch(req.producer_epoch)
 }
+
+pub async fn describe_producers(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse {
+    use describe_producers_response::*;
+    let topics = req
+        .topics
+        .into_iter()
+        .map(|t| {
+            let topic = find_topic(broker, &t.name.0, uuid::Uuid::nil());
+            let partitions = t
+                .partition_indexes
+                .into_iter()
+                .map(|i| {
+                    let r = PartitionResponse::default().with_partition_index(i);
+                    match topic.as_ref().map_err(|e| *e).and_then(|t| find_partition(t, i)) {
+                        Err(e) => r.with_error_code(e.code()),
+                        Ok(p) => r.with_active_producers(
+                            p.producers()
+                                .into_iter()
+                                .map(|(pid, epoch, seq, ts, txn)| {
+                                    ProducerState::default()
+                                        .with_producer_id(ProducerId(pid))
+                                        .with_producer_epoch(epoch as i32)
+                                        .with_last_sequence(seq)
+                                        .with_last_timestamp(ts)
+                                        .with_coordinator_epoch(-1)
+                                        .with_current_txn_start_offset(txn.unwrap_or(-1))
+                                })
+                                .collect(),
+                        ),
+                    }
+                })
+                .collect();
+            TopicResponse::default().with_name(t.name).with_partitions(partitions)
+        })
+        .collect();
+    DescribeProducersResponse::default().with_topics(topics)
+}
+
+pub async fn list_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req: ListTransactionsRequest) -> ListTransactionsResponse {
+    use list_transactions_response::TransactionState;
+    const STATES: [&str; 6] = ["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort"];
+    let unknown: Vec<_> = req.state_filters.iter().filter(|f| !STATES.contains(&f.as_str())).cloned().collect();
+    let pattern = match req.transactional_id_pattern.as_ref().filter(|p| !p.is_empty()) {
+        // Java's Matcher.matches(): the whole id must match.
+        Some(p) => match regex::Regex::new(&format!("^(?:{})$", p.as_str())) {
+            Ok(r) => Some(r),
+            Err(_) => return ListTransactionsResponse::default().with_error_code(ResponseError::InvalidRegularExpression.code()),
+        },
+        None => None,
+    };
+    let now = crate::log::partition::now_ms();
+    let states = broker
+        .txns
+        .list()
+        .into_iter()
+        .filter(|m| req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name()))
+        .filter(|m| req.producer_id_filters.is_empty() || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id))
+        .filter(|m| req.duration_filter < 0 || (m.state == crate::txn::TxnState::Ongoing && now - m.start_ms >= req.duration_filter))
+        .filter(|m| pattern.as_ref().is_none_or(|r| r.is_match(&m.transactional_id)))
+        .map(|m| {
+            TransactionState::default()
+                .with_transactional_id(TransactionalId(m.transactional_id.into()))
+                .with_producer_id(ProducerId(m.producer_id))
+                .with_transaction_state(m.state.name().into())
+        })
+        .collect();
+    ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(states)
+}
+
+pub async fn describe_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeTransactionsRequest) -> DescribeTransactionsResponse {
+    use describe_transactions_response::*;
+    let all = broker.txns.list();
+    let states = req
+        .transactional_ids
+        .into_iter()
+        .map(|id| match all.iter().find(|m| m.transactional_id == id.as_str()) {
+            None => TransactionState::default().with_transactional_id(id).with_error_code(ResponseError::TransactionalIdNotFound.code()),
+            Some(m) => {
+                let mut topics: std::collections::BTreeMap<&str, Vec<i32>> = std::collections::BTreeMap::new();
+                for (t, p) in &m.partitions {
+                    topics.entry(t.as_str()).or_default().push(*p);
+                }
+                TransactionState::default()
+                    .with_transactional_id(id)
+                    .with_transaction_state(m.state.name().into())
+                    .with_transaction_timeout_ms(m.timeout_ms)
+                    .with_transaction_start_time_ms(if m.state == crate::txn::TxnState::Ongoing { m.start_ms } else { -1 })
+                    .with_producer_id(ProducerId(m.producer_id))
+                    .with_producer_epoch(m.epoch)
+                    .with_topics(
+                        topics
+                            .into_iter()
+                            .map(|(t, ps)| TopicData::default().with_topic(TopicName(t.to_string().into())).with_partitions(ps))
+                            .collect(),
+                    )
+            }
+        })
+        .collect();
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}

@@ -410,6 +410,11 @@ impl Partition {
         Ok(target)
     }
 
+    /// The active producers of this partition (DescribeProducers).
+    pub fn producers(&self) -> Vec<(i64, i16, i32, i64, Option<i64>)> {
+        self.lock().producers.describe()
+    }
+
     /// Bytes on disk in the partition's segments.
     pub fn size_bytes(&self) -> u64 {
         self.lock().segments.values().map(|s| s.size()).sum()

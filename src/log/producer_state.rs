@@ -154,6 +154,18 @@ impl ProducerStateManager {
         self.producers.values().filter_map(|e| e.txn_first_offset).min()
     }
 
+    /// (producer id, epoch, last sequence, last timestamp, open transaction's first offset) for
+    /// DescribeProducers.
+    pub fn describe(&self) -> Vec<(i64, i16, i32, i64, Option<i64>)> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(pid, e)| (*pid, e.epoch, e.batches.back().map(|b| b.last_seq).unwrap_or(-1), e.last_timestamp, e.txn_first_offset))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// The producer's current epoch, if known.
     pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
         self.producers.get(&producer_id).map(|e| e.epoch)

@@ -79,6 +79,9 @@ apis! {
     AddOffsetsToTxn: AddOffsetsToTxnRequest => api::txn::add_offsets_to_txn, advertise_from 0, silent_if |_| false;
     TxnOffsetCommit: TxnOffsetCommitRequest => api::txn::txn_offset_commit, advertise_from 0, silent_if |_| false;
     EndTxn: EndTxnRequest => api::txn::end_txn, advertise_from 0, silent_if |_| false;
+    DescribeProducers: DescribeProducersRequest => api::txn::describe_producers, advertise_from 0, silent_if |_| false;
+    ListTransactions: ListTransactionsRequest => api::txn::list_transactions, advertise_from 0, silent_if |_| false;
+    DescribeTransactions: DescribeTransactionsRequest => api::txn::describe_transactions, advertise_from 0, silent_if |_| false;
     DescribeConfigs: DescribeConfigsRequest => api::configs::describe_configs, advertise_from 1, silent_if |_| false;
     AlterConfigs: AlterConfigsRequest => api::configs::alter_configs, advertise_from 0, silent_if |_| false;
     IncrementalAlterConfigs: IncrementalAlterConfigsRequest => api::configs::incremental_alter_configs, advertise_from 0, silent_if |_| false;
