@@ -77,6 +77,7 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.cleaner.min.compaction.lag.ms", "0"),
     ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
     ("log.cleaner.backoff.ms", "15000"),
+    ("log.cleaner.enable", "true"),
     ("compression.type", "producer"),
     ("log.message.timestamp.before.max.ms", "9223372036854775807"),
     ("log.message.timestamp.after.max.ms", "9223372036854775807"),
@@ -139,6 +140,9 @@ pub struct Config {
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: usize,
     pub retention_check_interval_ms: u64,
+    /// How often the log cleaner looks for compactable partitions (`log.cleaner.backoff.ms`).
+    pub cleaner_backoff_ms: u64,
+    pub cleaner_enable: bool,
     pub flush_scheduler_interval_ms: u64,
     /// Broker-level defaults for topic configs, under topic key names.
     pub log_defaults: LogConfig,
@@ -174,6 +178,9 @@ pub struct LogConfig {
     pub flush_messages: i64,
     pub flush_ms: i64,
     pub cleanup_policy: String,
+    pub delete_retention_ms: i64,
+    pub min_cleanable_ratio: f64,
+    pub min_compaction_lag_ms: i64,
 }
 
 impl Config {
@@ -270,6 +277,8 @@ impl Config {
             socket_request_max_bytes: num("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
             retention_check_interval_ms: num("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
+            cleaner_backoff_ms: num("log.cleaner.backoff.ms", &get("log.cleaner.backoff.ms"))?,
+            cleaner_enable: boolean("log.cleaner.enable", &get("log.cleaner.enable"))?,
             log_defaults: LogConfig::default(),
             group: GroupConfig {
                 min_session_timeout_ms: num("group.min.session.timeout.ms", &get("group.min.session.timeout.ms"))?,
@@ -387,6 +396,9 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             cleanup_policy: "delete".into(),
+            delete_retention_ms: 86_400_000,
+            min_cleanable_ratio: 0.5,
+            min_compaction_lag_ms: 0,
         }
     }
 }
@@ -442,6 +454,9 @@ impl LogConfig {
             flush_messages: num("flush.messages", g("flush.messages"))?,
             flush_ms: num("flush.ms", g("flush.ms"))?,
             cleanup_policy: policy,
+            delete_retention_ms: num("delete.retention.ms", g("delete.retention.ms"))?,
+            min_cleanable_ratio: ratio,
+            min_compaction_lag_ms: num("min.compaction.lag.ms", g("min.compaction.lag.ms"))?,
         })
     }
 }

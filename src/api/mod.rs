@@ -32,6 +32,7 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
+        LogError::NullKey => ResponseError::InvalidRecord,
         LogError::Sequence(crate::log::producer_state::SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(crate::log::producer_state::SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Io(_) => ResponseError::KafkaStorageError,

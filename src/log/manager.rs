@@ -240,6 +240,15 @@ impl LogManager {
         }
     }
 
+    /// One log-cleaner pass over every compacted partition.
+    pub fn cleaner_pass(&self) {
+        for p in self.all_partitions() {
+            if let Err(e) = super::cleaner::clean_partition(&p) {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "log cleaner failed");
+            }
+        }
+    }
+
     pub fn flush_pass(&self) {
         for p in self.all_partitions() {
             if let Err(e) = p.flush_if_due() {

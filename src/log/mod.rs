@@ -2,6 +2,7 @@
 //! offsets; nothing of the network.
 
 pub mod batch;
+pub mod cleaner;
 pub mod index;
 pub mod manager;
 pub mod partition;

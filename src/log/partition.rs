@@ -28,6 +28,8 @@ pub enum LogError {
     TooLarge { size: usize, max: i32 },
     #[error("the partition was deleted")]
     Deleted,
+    #[error("Compacted topic cannot accept message without key")]
+    NullKey,
     #[error("{0}")]
     Sequence(#[from] SequenceError),
     #[error("I/O error: {0}")]
@@ -73,6 +75,8 @@ struct Log {
     snapshot_offset: Option<i64>,
     /// Log start set by DeleteRecords (persisted); the first segment's base may be lower.
     log_start: i64,
+    /// Base offset of the last segment the cleaner has compacted (segments above it are dirty).
+    cleaned_upto: Option<i64>,
 }
 
 /// Per-partition file holding the log start offset moved by DeleteRecords.
@@ -94,6 +98,12 @@ impl Partition {
     pub fn open(data_dir: &Path, topic: &str, index: i32, config: LogConfig, clean: bool) -> io::Result<Partition> {
         let dir = data_dir.join(Self::dir_name(topic, index));
         std::fs::create_dir_all(&dir)?;
+        // A cleaner output that never got swapped in is garbage.
+        for e in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().ends_with(".log.cleaned") {
+                std::fs::remove_file(e.path())?;
+            }
+        }
         let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| segment::parse_stem(&e.file_name().to_string_lossy(), ".log"))
@@ -130,7 +140,7 @@ impl Partition {
             topic: topic.to_string(),
             index,
             dir,
-            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start }),
+            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start, cleaned_upto: None }),
             end_offset,
         })
     }
@@ -173,6 +183,18 @@ impl Partition {
         let max = log.config.max_message_bytes;
         if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
             return Err(LogError::TooLarge { size: h.size, max });
+        }
+        if log.config.cleanup_policy.split(',').any(|p| p == "compact") {
+            // Kafka refuses keyless records on compacted topics; this decode runs for them only.
+            let mut rest = records;
+            for h in &headers {
+                let mut b = bytes::Bytes::copy_from_slice(&rest[..h.size]);
+                rest = &rest[h.size..];
+                let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut b).map_err(|_| LogError::Batch(batch::BatchError::BadLength(h.size as i32)))?;
+                if !h.is_control() && set.records.iter().any(|r| r.key.is_none()) {
+                    return Err(LogError::NullKey);
+                }
+            }
         }
         if let Some(dup) = log.check_sequences(&headers)? {
             return Ok(AppendInfo { base_offset: dup.first_offset, log_append_time: None, log_start_offset: log.start_offset() });
@@ -218,7 +240,8 @@ impl Partition {
         let mut records = Bytes::new();
         if offset < upper {
             for (_, seg) in log.segments.range(..=offset).next_back().into_iter().chain(log.segments.range(offset + 1..)) {
-                if seg.next_offset <= offset {
+                // Compaction can leave empty segments and gaps: skip to the next data.
+                if seg.is_empty() || seg.next_offset <= offset {
                     continue;
                 }
                 records = seg.read(offset, max_bytes, min_one, upper)?;
@@ -408,6 +431,66 @@ impl Partition {
         }
         tracing::info!(topic = %self.topic, partition = self.index, log_start_offset = target, "deleted records");
         Ok(target)
+    }
+
+    /// What the log cleaner may compact now, if anything: closed segments wholly below the last
+    /// stable offset and older than `min.compaction.lag.ms`, when the dirty share of them reaches
+    /// `min.cleanable.dirty.ratio`.
+    pub fn clean_plan(&self) -> Option<super::cleaner::CleanPlan> {
+        use super::cleaner::{CleanPlan, CleanableSegment};
+        let log = self.lock();
+        let cfg = &log.config;
+        if !cfg.cleanup_policy.split(',').any(|p| p == "compact") {
+            return None;
+        }
+        let lso = log.last_stable_offset();
+        let lag_horizon = now_ms().saturating_sub(cfg.min_compaction_lag_ms);
+        let active = *log.segments.keys().next_back()?;
+        let segments: Vec<CleanableSegment> = log
+            .segments
+            .values()
+            .take_while(|s| s.base_offset != active && s.next_offset <= lso && s.max_timestamp <= lag_horizon)
+            .map(|s| CleanableSegment { base_offset: s.base_offset, path: s.log_path().to_path_buf(), size: s.size() })
+            .collect();
+        let total: u64 = segments.iter().map(|s| s.size).sum();
+        let dirty: u64 = segments.iter().filter(|s| log.cleaned_upto.is_none_or(|c| s.base_offset > c)).map(|s| s.size).sum();
+        if total == 0 || dirty == 0 || (dirty as f64) < cfg.min_cleanable_ratio * total as f64 {
+            return None;
+        }
+        Some(CleanPlan { segments, aborted: log.producers.aborted_in(0, lso), delete_retention_ms: cfg.delete_retention_ms })
+    }
+
+    /// Replaces closed segment `base` with its cleaned copy (see `cleaner`). Returns false if the
+    /// segment changed meanwhile (e.g. retention removed it) and nothing was swapped.
+    pub fn swap_cleaned(&self, base: i64, expected_size: u64, cleaned: &Path) -> io::Result<bool> {
+        let mut log = self.lock();
+        let (index_bytes, interval) = (log.config.segment_index_bytes, log.config.index_interval_bytes);
+        match log.segments.get(&base) {
+            Some(seg) if seg.size() == expected_size && log.segments.keys().next_back() != Some(&base) => {}
+            _ => return Ok(false),
+        }
+        let stem = segment::file_stem(base);
+        // Indexes go first: a crash before the rename leaves the old log with no index (rebuilt
+        // by scanning), never an index pointing into the wrong file.
+        for ext in ["index", "timeindex"] {
+            match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        std::fs::rename(cleaned, self.dir.join(format!("{stem}.log")))?;
+        std::fs::File::open(&self.dir)?.sync_all()?;
+        let (mut seg, _) = Segment::open(&self.dir, base, index_bytes, interval, true)?;
+        seg.seal()?;
+        log.segments.insert(base, seg);
+        Ok(true)
+    }
+
+    /// Records how far the cleaner got.
+    pub fn cleaned_upto(&self, base: Option<i64>) {
+        if base.is_some() {
+            self.lock().cleaned_upto = base;
+        }
     }
 
     /// The active producers of this partition (DescribeProducers).

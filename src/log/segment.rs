@@ -163,6 +163,9 @@ impl Segment {
     pub fn size(&self) -> u64 {
         self.size
     }
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
@@ -283,4 +286,21 @@ impl Segment {
         }
         Ok(())
     }
+}
+
+/// Calls `f` with each whole batch of a `.log` file read from its path (the log cleaner reads
+/// closed segments this way, without the partition lock). Stops at `limit` bytes.
+pub fn read_batches(path: &Path, limit: u64, mut f: impl FnMut(&BatchHeader, &[u8]) -> io::Result<()>) -> io::Result<()> {
+    let file = File::open(path)?;
+    let mut pos = 0u64;
+    let mut header = [0u8; HEADER_LEN];
+    while pos + HEADER_LEN as u64 <= limit {
+        file.read_exact_at(&mut header, pos)?;
+        let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        let mut buf = vec![0u8; h.size];
+        file.read_exact_at(&mut buf, pos)?;
+        f(&h, &buf)?;
+        pos += h.size as u64;
+    }
+    Ok(())
 }
