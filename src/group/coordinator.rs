@@ -572,7 +572,6 @@ impl GroupCoordinator {
         if let Some(t) = m.awaiting_sync.take() {
             let _ = t.send(SyncResult::error(ResponseError::FencedInstanceId));
         }
-        let unchanged = m.protocols == req.protocols;
         m.id = new_id.clone();
         m.client_id = req.client_id.clone();
         m.client_host = req.client_host.clone();
@@ -589,7 +588,10 @@ impl GroupCoordinator {
         }
         group.members.insert(new_id.clone(), m);
         tracing::info!(group = %group.id, old = old_id, new = %new_id, "static member rejoined");
-        if group.state == GroupState::Stable && unchanged && (!was_leader || req.version >= 9) {
+        // Kafka: a static member joining a Stable group with its new metadata stored does not
+        // rebalance as long as the group would select the same protocol.
+        let same_protocol = group.select_protocol() == group.protocol;
+        if group.state == GroupState::Stable && same_protocol && (!was_leader || req.version >= 9) {
             // Stable and nothing changed: no rebalance, the member keeps its assignment (KIP-345).
             // A leader on v9+ gets the member list with skip_assignment (KIP-814).
             let mut result = group.join_result_for(&new_id);

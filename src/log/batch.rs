@@ -177,6 +177,13 @@ pub fn control_marker(batch: &[u8]) -> Option<bool> {
     }
 }
 
+/// Sets a CreateTime batch's max timestamp (inside the CRC, so the CRC is recomputed).
+pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 /// Rewrites the fields the leader owns: base offset and leader epoch (outside the CRC), and for
 /// LogAppendTime the timestamp type and max timestamp (inside it, so the CRC is recomputed).
 pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {

@@ -206,12 +206,17 @@ impl Partition {
         for h in &headers {
             let bytes = &mut buf[pos..pos + h.size];
             let offset = log.next_offset;
+            let mut max_timestamp = append_time.unwrap_or(h.max_timestamp);
+            if append_time.is_none() && h.max_timestamp < h.base_timestamp && !h.is_control() {
+                // Some clients (old Sarama) leave maxTimestamp at -1. Kafka recomputes it from
+                // the records; only such batches pay for the decode.
+                if let Some(max) = records_max_timestamp(bytes) {
+                    batch::set_max_timestamp(bytes, max);
+                    max_timestamp = max;
+                }
+            }
             batch::stamp(bytes, offset, LEADER_EPOCH, append_time);
-            let stamped = BatchHeader {
-                base_offset: offset,
-                max_timestamp: append_time.unwrap_or(h.max_timestamp),
-                ..*h
-            };
+            let stamped = BatchHeader { base_offset: offset, max_timestamp, ..*h };
             log.maybe_roll(&self.dir, &stamped)?;
             log.active().ok_or(LogError::Deleted)?.append(bytes, &stamped)?;
             let marker = if stamped.is_control() { batch::control_marker(bytes) } else { None };
@@ -528,6 +533,13 @@ impl Partition {
         log.segments.clear();
         std::fs::remove_dir_all(&self.dir)
     }
+}
+
+/// The largest record timestamp of a batch, by decoding it.
+fn records_max_timestamp(batch: &[u8]) -> Option<i64> {
+    let mut buf = Bytes::copy_from_slice(batch);
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
+    set.records.iter().map(|r| r.timestamp).max()
 }
 
 /// Loads the producer snapshot and replays the batches written after it.
