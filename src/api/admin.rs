@@ -17,6 +17,12 @@ const SOURCE_TOPIC: i8 = 1;
 const SOURCE_STATIC_BROKER: i8 = 4;
 const SOURCE_DEFAULT: i8 = 5;
 
+/// Names that a request lists more than once (Kafka refuses those entries with INVALID_REQUEST).
+fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> HashSet<String> {
+    let mut seen = HashSet::new();
+    names.filter(|n| !seen.insert(*n)).map(String::from).collect()
+}
+
 pub(crate) fn topic_error_code(e: &TopicError) -> ResponseError {
     match e {
         TopicError::AlreadyExists(_) => ResponseError::TopicAlreadyExists,
@@ -32,9 +38,7 @@ pub async fn create_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: Crea
     let version = ctx.header.request_api_version;
     let b = broker.clone();
     let topics = blocking(move || {
-        let mut seen = HashSet::new();
-        let duplicates: HashSet<String> =
-            req.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+        let duplicates = repeated(req.topics.iter().map(|t| t.name.0.as_str()));
         req.topics
             .into_iter()
             .map(|t| {
@@ -143,9 +147,7 @@ pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
     use create_partitions_response::CreatePartitionsTopicResult;
     let b = broker.clone();
     let results = blocking(move || {
-        let mut seen = HashSet::new();
-        let duplicates: HashSet<String> =
-            req.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+        let duplicates = repeated(req.topics.iter().map(|t| t.name.0.as_str()));
         req.topics
             .into_iter()
             .map(|t| {

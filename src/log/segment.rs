@@ -54,56 +54,52 @@ pub struct Segment {
 impl Segment {
     /// Creates a new, empty segment.
     pub fn create(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
-        let stem = file_stem(base_offset);
-        let log_path = dir.join(format!("{stem}.log"));
+        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
         let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        let index = OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, false)?;
-        let time_index = TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, false)?;
-        Ok(Segment {
-            base_offset,
-            log_path,
-            log,
-            size: 0,
-            index,
-            time_index,
-            bytes_since_index: 0,
-            index_interval,
-            next_offset: base_offset,
-            max_timestamp: -1,
-            created: SystemTime::now(),
-        })
+        Self::assemble(dir, base_offset, log, SystemTime::now(), index_bytes, index_interval, false)
     }
 
     /// Opens an existing segment. With `recover`, every batch is checked (lengths, CRC, offsets);
     /// the file is truncated after the last good one and both indexes are rebuilt. Without it, the
     /// indexes on disk are trusted and only the tail batch is located.
     pub fn open(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64, recover: bool) -> io::Result<(Segment, Recovery)> {
-        let stem = file_stem(base_offset);
-        let log_path = dir.join(format!("{stem}.log"));
+        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
         let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
         let meta = log.metadata()?;
         let file_len = meta.len();
         let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
-        let index = OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, !recover)?;
-        let time_index = TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, !recover)?;
-        let mut seg = Segment {
-            base_offset,
-            log_path,
-            log,
-            size: 0,
-            index,
-            time_index,
-            bytes_since_index: 0,
-            index_interval,
-            next_offset: base_offset,
-            max_timestamp: -1,
-            created,
-        };
+        let mut seg = Self::assemble(dir, base_offset, log, created, index_bytes, index_interval, !recover)?;
         let rec = seg.scan(file_len, recover)?;
         if rec.truncated_bytes > 0 {
             seg.log.set_len(rec.valid_bytes)?;
         }
         Ok((seg, rec))
+    }
+
+    /// A segment around an open `.log`, with its indexes opened (kept when `trust_indexes`).
+    fn assemble(
+        dir: &Path,
+        base_offset: i64,
+        log: File,
+        created: SystemTime,
+        index_bytes: u64,
+        index_interval: u64,
+        trust_indexes: bool,
+    ) -> io::Result<Segment> {
+        let stem = file_stem(base_offset);
+        Ok(Segment {
+            base_offset,
+            log_path: dir.join(format!("{stem}.log")),
+            log,
+            size: 0,
+            index: OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes)?,
+            time_index: TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes)?,
+            bytes_since_index: 0,
+            index_interval,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            created,
+        })
     }
 
     /// Walks the batches from the start (or from the last index entry when trusting indexes),
