@@ -6,16 +6,13 @@
 mod common;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
 use common::*;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::DescribeConfigsResult;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use rdkafka::admin::{
     AdminOptions, AlterConfig, ConfigEntry, ConfigResource, ConfigSource, NewPartitions, NewTopic, OwnedResourceSpecifier,
     ResourceSpecifier, TopicReplication,
@@ -48,64 +45,9 @@ fn sb(s: &str) -> StrBytes {
 
 // ====================================================================== raw protocol client
 
-struct Conn {
-    s: TcpStream,
-    corr: i32,
-    versions: HashMap<i16, (i16, i16)>,
-}
+use common::raw::RawConn as Conn;
 
 impl Conn {
-    fn connect(b: &TestBroker) -> Conn {
-        let s = TcpStream::connect(b.bootstrap()).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut c = Conn { s, corr: 0, versions: HashMap::new() };
-        let req = ApiVersionsRequest::default()
-            .with_client_software_name(sb("odradek-admin-test"))
-            .with_client_software_version(sb("1.0"));
-        let resp = c.call(3, &req);
-        assert_eq!(resp.error_code, 0, "ApiVersions error");
-        c.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
-        c
-    }
-
-    /// The highest version <= `preferred` the broker supports.
-    fn pick<R: Request>(&self, preferred: i16) -> i16 {
-        let (min, max) =
-            *self.versions.get(&R::KEY).unwrap_or_else(|| panic!("broker does not advertise api {}", R::KEY));
-        let v = preferred.min(max);
-        assert!(v >= min, "api {}: broker range {min}..={max} excludes {v}", R::KEY);
-        v
-    }
-
-    fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.corr += 1;
-        let corr = self.corr;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(corr)
-            .with_client_id(Some(sb("odradek-admin-test")));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).expect("encode header");
-        req.encode(&mut buf, version).expect("encode body");
-        let mut framed = (buf.len() as i32).to_be_bytes().to_vec();
-        framed.extend_from_slice(&buf);
-        self.s.write_all(&framed).expect("write request");
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).expect("read response size");
-        let len = i32::from_be_bytes(len);
-        assert!(len >= 4 && len < 100_000_000, "bad response size {len}");
-        let mut body = vec![0u8; len as usize];
-        self.s.read_exact(&mut body).expect("read response body");
-        let mut bytes = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut bytes, <R::Response as HeaderVersion>::header_version(version)).expect("decode header");
-        assert_eq!(h.correlation_id, corr, "correlation id");
-        let resp = R::Response::decode(&mut bytes, version).unwrap_or_else(|e| panic!("decode api {} v{version} response: {e}", R::KEY));
-        assert_eq!(bytes::Buf::remaining(&bytes), 0, "trailing bytes in api {} v{version} response", R::KEY);
-        resp
-    }
-
     fn describe_configs(&mut self, resource_type: i8, name: &str, keys: Option<&[&str]>, synonyms: bool) -> DescribeConfigsResult {
         let v = self.pick::<DescribeConfigsRequest>(4);
         let req = DescribeConfigsRequest::default()

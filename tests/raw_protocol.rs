@@ -3,8 +3,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpStream;
+
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -16,7 +15,7 @@ use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::produce_response::PartitionProduceResponse;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
@@ -29,118 +28,13 @@ const API_LIST_OFFSETS: i16 = 2;
 const API_METADATA: i16 = 3;
 const API_API_VERSIONS: i16 = 18;
 
-struct Conn {
-    s: TcpStream,
-    next_corr: i32,
-    /// api key -> (min, max) as advertised by the broker.
-    versions: HashMap<i16, (i16, i16)>,
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-/// Encodes header + body (no size prefix).
-fn encode_request<R: Request>(corr: i32, version: i16, req: &R) -> Vec<u8> {
-    let header = RequestHeader::default()
-        .with_request_api_key(R::KEY)
-        .with_request_api_version(version)
-        .with_correlation_id(corr)
-        .with_client_id(Some(StrBytes::from_static_str("odradek-raw-test")));
-    let mut buf = BytesMut::new();
-    header.encode(&mut buf, R::header_version(version)).expect("encode header");
-    req.encode(&mut buf, version).expect("encode body");
-    buf.to_vec()
-}
-
-/// Decodes a response frame (without size prefix): checks the correlation id, decodes the body
-/// at `version` and checks that the body was consumed exactly.
-fn decode_response<R: Request>(frame: &[u8], corr: i32, version: i16) -> R::Response {
-    let mut buf = Bytes::copy_from_slice(frame);
-    let header = ResponseHeader::decode(&mut buf, <R::Response as HeaderVersion>::header_version(version))
-        .expect("decode response header");
-    assert_eq!(header.correlation_id, corr, "correlation id (api {} v{version})", R::KEY);
-    let resp = R::Response::decode(&mut buf, version)
-        .unwrap_or_else(|e| panic!("decode response body of api {} v{version}: {e}; frame {:02x?}", R::KEY, &frame[..frame.len().min(64)]));
-    assert_eq!(bytes::Buf::remaining(&buf), 0, "trailing bytes after api {} v{version} response", R::KEY);
-    resp
-}
+use common::raw::{api_versions_req, decode_response, encode_request, frame, RawConn as Conn};
 
 impl Conn {
-    fn connect_raw(b: &TestBroker) -> Conn {
-        let s = TcpStream::connect(b.bootstrap()).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        s.set_nodelay(true).unwrap();
-        Conn { s, next_corr: 1, versions: HashMap::new() }
-    }
-
-    /// Connects and negotiates versions with ApiVersions v3.
-    fn connect(b: &TestBroker) -> Conn {
-        let mut c = Self::connect_raw(b);
-        let resp = c.call(3, &api_versions_req());
-        assert_eq!(resp.error_code, 0, "ApiVersions error");
-        c.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
-        c
-    }
-
-    /// Highest version <= preferred that the broker supports.
-    fn pick(&self, key: i16, preferred: i16) -> i16 {
-        let (min, max) = *self.versions.get(&key).unwrap_or_else(|| panic!("broker does not advertise api {key}"));
-        let v = preferred.min(max);
-        assert!(v >= min, "api {key}: broker range {min}..={max} excludes {v}");
-        v
-    }
-
-    fn corr(&mut self) -> i32 {
-        let c = self.next_corr;
-        self.next_corr += 1;
-        c
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).expect("write to broker");
-    }
-
-    fn read_frame(&mut self) -> Vec<u8> {
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).expect("read response size");
-        let len = i32::from_be_bytes(len);
-        assert!(len >= 4 && len < 200_000_000, "bad response size {len}");
-        let mut body = vec![0u8; len as usize];
-        self.s.read_exact(&mut body).expect("read response body");
-        body
-    }
-
-    fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        let corr = self.corr();
-        let bytes = frame(&encode_request(corr, version, req));
-        self.write(&bytes);
-        let f = self.read_frame();
-        decode_response::<R>(&f, corr, version)
-    }
-
-    /// Asserts the broker closes the connection (EOF or reset) without answering.
-    fn expect_closed(&mut self, what: &str) {
-        self.s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut buf = [0u8; 256];
-        let t0 = Instant::now();
-        loop {
-            match self.s.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => panic!("{what}: expected the connection to be closed, but the broker sent {n} bytes: {:02x?}", &buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe) => return,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => panic!("{what}: expected the connection to be closed, still open after {:?} ({e})", t0.elapsed()),
-            }
-        }
-    }
-
     // ---- typed helpers
 
     fn metadata(&mut self, topics: &[&str], allow_auto_create: bool) -> MetadataResponse {
-        let v = self.pick(API_METADATA, 12);
+        let v = self.pick_key(API_METADATA, 12);
         let req = MetadataRequest::default()
             .with_topics(Some(
                 topics
@@ -167,7 +61,7 @@ impl Conn {
     }
 
     fn produce_req(&self, topic: &str, partition: i32, records: Bytes, acks: i16) -> (i16, ProduceRequest) {
-        let v = self.pick(API_PRODUCE, 9);
+        let v = self.pick_key(API_PRODUCE, 9);
         let req = ProduceRequest::default().with_acks(acks).with_timeout_ms(10_000).with_topic_data(vec![
             TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))
@@ -186,7 +80,7 @@ impl Conn {
     }
 
     fn fetch_req(&self, topic: &str, partition: i32, offset: i64, max_wait_ms: i32, min_bytes: i32) -> (i16, FetchRequest) {
-        let v = self.pick(API_FETCH, 12);
+        let v = self.pick_key(API_FETCH, 12);
         let req = FetchRequest::default()
             .with_replica_id(BrokerId(-1))
             .with_max_wait_ms(max_wait_ms)
@@ -208,7 +102,7 @@ impl Conn {
     }
 
     fn list_offset(&mut self, topic: &str, partition: i32, ts: i64) -> (i16, i64) {
-        let v = self.pick(API_LIST_OFFSETS, 7);
+        let v = self.pick_key(API_LIST_OFFSETS, 7);
         let req = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(vec![ListOffsetsTopic::default()
             .with_name(TopicName(StrBytes::from_string(topic.to_string())))
             .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(partition).with_timestamp(ts)])]);
@@ -229,12 +123,6 @@ fn one_partition(resp: FetchResponse) -> fetch_response::PartitionData {
     assert_eq!(resp.responses.len(), 1);
     assert_eq!(resp.responses[0].partitions.len(), 1);
     resp.responses[0].partitions[0].clone()
-}
-
-fn api_versions_req() -> ApiVersionsRequest {
-    ApiVersionsRequest::default()
-        .with_client_software_name(StrBytes::from_static_str("odradek-raw-test"))
-        .with_client_software_version(StrBytes::from_static_str("1.0"))
 }
 
 fn record(i: usize, key: &[u8], value: &[u8], ts: i64) -> Record {
@@ -547,7 +435,7 @@ fn pipelined_requests_answered_in_order() {
 
     // 1) a long-polling fetch on an empty partition, 2) metadata, 3) ApiVersions, all in one write.
     let (fv, freq) = c.fetch_req("pipe", 0, 0, 600, 1);
-    let mv = c.pick(API_METADATA, 12);
+    let mv = c.pick_key(API_METADATA, 12);
     let mreq = MetadataRequest::default().with_topics(Some(vec![
         MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("pipe")))),
     ]));
@@ -669,7 +557,7 @@ fn metadata_names_and_topic_ids() {
     assert_eq!(md.brokers.len(), 1);
     assert_eq!((md.brokers[0].node_id.0, md.brokers[0].host.as_str(), md.brokers[0].port), (0, "127.0.0.1", b.port() as i32));
     assert_eq!(t.partitions[0].leader_id.0, 0);
-    let mv = c.pick(API_METADATA, 12);
+    let mv = c.pick_key(API_METADATA, 12);
     if mv >= 10 {
         assert!(!t.topic_id.is_nil(), "topic id must be a real UUID");
         let again = c.ensure_topic("ids");

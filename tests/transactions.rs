@@ -25,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use common::*;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -313,58 +313,9 @@ fn idempotent_producer_exactly_once_across_broker_restarts() {
 // ====================================================================== raw idempotent produce
 
 /// Minimal raw Kafka connection (requests encoded by kafka-protocol).
-struct Conn {
-    s: std::net::TcpStream,
-    corr: i32,
-    versions: HashMap<i16, (i16, i16)>,
-}
+use common::raw::RawConn as Conn;
 
 impl Conn {
-    fn connect(b: &TestBroker) -> Conn {
-        let s = std::net::TcpStream::connect(b.bootstrap()).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        s.set_nodelay(true).unwrap();
-        let mut c = Conn { s, corr: 0, versions: HashMap::new() };
-        let req = ApiVersionsRequest::default()
-            .with_client_software_name(StrBytes::from_static_str("odradek-txn-test"))
-            .with_client_software_version(StrBytes::from_static_str("1.0"));
-        let resp = c.call(3, &req);
-        assert_eq!(resp.error_code, 0);
-        c.versions = resp.api_keys.iter().map(|k| (k.api_key, (k.min_version, k.max_version))).collect();
-        c
-    }
-
-    fn pick<R: Request>(&self, preferred: i16) -> i16 {
-        let (min, max) = *self.versions.get(&R::KEY).unwrap_or_else(|| panic!("api {} not advertised", R::KEY));
-        let v = preferred.min(max);
-        assert!(v >= min);
-        v
-    }
-
-    fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
-        self.corr += 1;
-        let corr = self.corr;
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(corr)
-            .with_client_id(Some(StrBytes::from_static_str("odradek-txn-test")));
-        let mut buf = BytesMut::new();
-        header.encode(&mut buf, R::header_version(version)).unwrap();
-        req.encode(&mut buf, version).unwrap();
-        let mut framed = (buf.len() as i32).to_be_bytes().to_vec();
-        framed.extend_from_slice(&buf);
-        self.s.write_all(&framed).expect("write");
-        let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).expect("read size");
-        let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-        self.s.read_exact(&mut body).expect("read body");
-        let mut bytes = Bytes::from(body);
-        let h = ResponseHeader::decode(&mut bytes, <R::Response as HeaderVersion>::header_version(version)).unwrap();
-        assert_eq!(h.correlation_id, corr);
-        R::Response::decode(&mut bytes, version).unwrap_or_else(|e| panic!("decode api {} v{version}: {e}", R::KEY))
-    }
-
     /// InitProducerId without a transactional id: (error, producer id, epoch).
     fn init_producer_id(&mut self) -> (i16, i64, i16) {
         let v = self.pick::<InitProducerIdRequest>(4);
@@ -1211,4 +1162,71 @@ fn consume_transform_produce_exactly_once_across_app_kill() {
     for p in 0..PARTS {
         assert_eq!(values(&rc2[&p]), values(&rc[&p]), "read_committed output {output}-{p} after broker restart");
     }
+}
+
+// ====================================================================== transaction admin APIs
+
+/// DescribeProducers, ListTransactions and DescribeTransactions report an open transaction,
+/// and then its completion.
+#[test]
+fn transaction_admin_apis_report_open_and_completed_transactions() {
+    let b = TestBroker::start_with(&[("group.initial.rebalance.delay.ms", "100")]);
+    let topic = topic_name("txadmin");
+    b.create_topic(&topic, 2, &[]);
+    let p = txn_producer(&b, "admin-txn", &[]);
+    p.init_transactions(OP_TIMEOUT).expect("init_transactions");
+    p.begin_transaction().expect("begin");
+    send_all(&p, &topic, 1, &["a".to_string(), "b".to_string()]);
+
+    let mut c = Conn::connect(&b);
+    // ListTransactions: the open one is Ongoing; a state filter that excludes it hides it.
+    let v = c.pick::<ListTransactionsRequest>(1);
+    let list = c.call(v, &ListTransactionsRequest::default());
+    let ours: Vec<_> = list.transaction_states.iter().filter(|t| t.transactional_id.as_str() == "admin-txn").collect();
+    assert_eq!(ours.len(), 1, "ListTransactions: {list:?}");
+    assert_eq!(ours[0].transaction_state.as_str(), "Ongoing");
+    let pid = ours[0].producer_id;
+    let filtered = c.call(v, &ListTransactionsRequest::default().with_state_filters(vec![StrBytes::from_static_str("CompleteCommit")]));
+    assert!(filtered.transaction_states.iter().all(|t| t.transactional_id.as_str() != "admin-txn"), "{filtered:?}");
+
+    // DescribeTransactions: state, producer, and the partition in the transaction.
+    let dv = c.pick::<DescribeTransactionsRequest>(0);
+    let desc = c.call(
+        dv,
+        &DescribeTransactionsRequest::default()
+            .with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("admin-txn")), TransactionalId(StrBytes::from_static_str("nope"))]),
+    );
+    let d = &desc.transaction_states[0];
+    assert_eq!((d.error_code, d.transaction_state.as_str(), d.producer_id), (0, "Ongoing", pid), "{desc:?}");
+    let parts: Vec<(String, Vec<i32>)> = d.topics.iter().map(|t| (t.topic.0.to_string(), t.partitions.clone())).collect();
+    assert_eq!(parts, vec![(topic.clone(), vec![1])]);
+    assert_eq!(desc.transaction_states[1].error_code, 105, "unknown id -> TRANSACTIONAL_ID_NOT_FOUND");
+
+    // DescribeProducers: partition 1 has the producer with its open transaction at offset 0.
+    let pv = c.pick::<DescribeProducersRequest>(0);
+    let dp = c.call(
+        pv,
+        &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_string(topic.clone())))
+            .with_partition_indexes(vec![0, 1])]),
+    );
+    let by_part: HashMap<i32, &describe_producers_response::PartitionResponse> =
+        dp.topics[0].partitions.iter().map(|p| (p.partition_index, p)).collect();
+    assert!(by_part[&0].active_producers.is_empty(), "{dp:?}");
+    let prod = &by_part[&1].active_producers;
+    assert_eq!(prod.len(), 1, "{dp:?}");
+    assert_eq!((prod[0].producer_id, prod[0].current_txn_start_offset, prod[0].last_sequence), (pid, 0, 1));
+
+    // After the commit: CompleteCommit, no partitions, no open transaction in the partition.
+    p.commit_transaction(OP_TIMEOUT).expect("commit");
+    let desc = c.call(dv, &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("admin-txn"))]));
+    assert_eq!(desc.transaction_states[0].transaction_state.as_str(), "CompleteCommit");
+    assert!(desc.transaction_states[0].topics.is_empty());
+    let dp = c.call(
+        pv,
+        &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_string(topic.clone())))
+            .with_partition_indexes(vec![1])]),
+    );
+    assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
 }

@@ -5,6 +5,8 @@
 //! test's stderr (so they show up when a test fails) and kept in memory for assertions/reports.
 #![allow(dead_code)]
 
+pub mod raw;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read};
