@@ -51,8 +51,9 @@ pub(crate) fn check_leader_epoch(current: i32) -> Result<(), ResponseError> {
 
 /// A topic by name, or by id when the name is empty and the id is set (KIP-516).
 pub(crate) fn find_topic(broker: &Broker, name: &str, id: uuid::Uuid) -> Result<Arc<Topic>, ResponseError> {
-    if name.is_empty() && !id.is_nil() {
-        return broker.logs.get_by_id(id).ok_or(ResponseError::UnknownTopicId);
+    if name.is_empty() {
+        // Addressed by topic id (KIP-516); a zero id names no topic.
+        return broker.logs.get_by_id(id).filter(|_| !id.is_nil()).ok_or(ResponseError::UnknownTopicId);
     }
     broker.logs.get(name).ok_or(ResponseError::UnknownTopicOrPartition)
 }
