@@ -6,6 +6,11 @@
 //! readable (unless it is a tombstone past `delete.retention.ms`); and once the cleaner has caught
 //! up, the closed part of the log must hold exactly the latest offset of every key.
 //!
+//! Tests: latest value per key + tombstone expiry + disk usage + SIGTERM restart; kill -9 while
+//! the cleaner rewrites segments; keyless records refused (INVALID_RECORD); compact,delete also
+//! applies retention.ms (compact alone does not); aborted transactions dropped (also after a
+//! kill -9); compressed batches of every codec; later passes merging shrunken segments.
+//!
 //! Cleaning is gated where the test needs an uncompacted baseline (disk usage, a big first pass to
 //! kill -9 in the middle of): the topic is created with `min.compaction.lag.ms` = 1 h, and lowered
 //! to 0 through AlterConfigs when the test wants the cleaner to start.
@@ -494,7 +499,7 @@ fn compaction_keeps_latest_value_per_key_and_expires_tombstones() {
         assert_eq!(first.offset, w[1], "{topic}: fetch from compacted-away offset {} should start at {}", w[0] + 1, w[1]);
     }
     assert!(!compacted_lines(&b, &topic).is_empty(), "{topic}: no `compacted` line in the broker log");
-    assert_eq!(verify_segments(&dir) > 0, true);
+    assert!(verify_segments(&dir) > 0);
 
     // Tombstones vanish once older than delete.retention.ms (a cleaner pass needs new dirty
     // segments, so keep producing filler while waiting).
@@ -790,9 +795,21 @@ fn compact_delete_policy_also_applies_retention() {
 /// write was aborted keeps its last committed value.
 #[test]
 fn compaction_drops_aborted_transactions() {
-    let b = compaction_broker(&[("transaction.abort.timed.out.transaction.cleanup.interval.ms", "500")]);
+    aborted_transactions_case(false);
+}
+
+/// The same, but the broker is killed (-9) after the transactions and before cleaning starts:
+/// the cleaner must still know which transactions were aborted.
+#[test]
+fn compaction_drops_aborted_transactions_after_kill9() {
+    aborted_transactions_case(true);
+}
+
+fn aborted_transactions_case(kill_before_cleaning: bool) {
+    let mut b = compaction_broker(&[("transaction.abort.timed.out.transaction.cleanup.interval.ms", "500")]);
     let topic = topic_name("compact-txn");
-    b.create_topic(&topic, 1, &refs(&compact_configs("compact", "86400000", "0")));
+    let lag = if kill_before_cleaning { GATE_LAG_MS } else { "0" };
+    b.create_topic(&topic, 1, &refs(&compact_configs("compact", "86400000", lag)));
     let mut c = b.client_config();
     c.set("transactional.id", format!("{topic}-txn"))
         .set("enable.idempotence", "true")
@@ -836,6 +853,13 @@ fn compaction_drops_aborted_transactions() {
     let mut seq = 0;
     roll_past(&b, &p, &topic, boundary, &mut filler, &mut seq);
     acked.recs.extend(filler.recs);
+    drop(p);
+    drop(tp);
+    if kill_before_cleaning {
+        b.kill9();
+        b.restart();
+        alter_topic(&b, &topic, &compact_configs("compact", "86400000", "0"), ("min.compaction.lag.ms", "0"));
+    }
 
     // Expected below the boundary: the latest committed record of every key, nothing else.
     let mut expected: BTreeMap<Key, i64> = BTreeMap::new();
@@ -884,4 +908,106 @@ fn compaction_drops_aborted_transactions() {
     let rc_below: Vec<i64> = rc.recs.iter().map(|r| r.offset).filter(|&o| o < boundary).collect();
     assert_eq!(rc_below, expected.keys().copied().collect::<Vec<_>>(), "{topic}: read_committed after compaction");
     verify_segments(&b.partition_dir(&topic, 0));
+}
+
+/// Compressed batches (every codec librdkafka offers) are compacted too: the rewritten batches
+/// must decode, pass CRC checks, and hold exactly the latest record of every key.
+#[test]
+fn compaction_of_compressed_batches() {
+    const KEYS: usize = 50;
+    let b = compaction_broker(&[]);
+    let mut cases = Vec::new();
+    for codec in ["gzip", "snappy", "lz4", "zstd"] {
+        let topic = topic_name(&format!("compact-{codec}"));
+        b.create_topic(&topic, 1, &refs(&compact_configs("compact", "86400000", "0")));
+        let p = b.producer_with(&[("batch.size", "6000"), ("linger.ms", "2"), ("compression.type", codec)]);
+        let mut acked = Acked::default();
+        let recs: Vec<(Key, Value)> = (0..3000)
+            .map(|u| {
+                let k = format!("key-{:02}", if u < KEYS { u } else { rand::random_range(0..KEYS) });
+                // Some incompressible bytes so that compressed batches still fill segments.
+                let noise: String = (0..24).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect();
+                (k.clone().into_bytes(), Some(format!("{k}|update={u:06}|{noise}").into_bytes()))
+            })
+            .collect();
+        produce_all(&p, &topic, &recs, &mut acked);
+        let boundary = acked.end();
+        let mut seq = 0;
+        roll_past(&b, &p, &topic, boundary, &mut acked, &mut seq);
+        cases.push((codec, topic, acked, boundary));
+    }
+    for (codec, topic, acked, boundary) in &cases {
+        let read = wait_compacted(&b, topic, acked, *boundary, 86_400_000, false, Duration::from_secs(30), || {});
+        let below = read.recs.iter().filter(|r| r.offset < *boundary).count();
+        assert_eq!(below, KEYS, "{topic} ({codec}): one record per key below {boundary}");
+        verify_segments(&b.partition_dir(topic, 0));
+    }
+    assert!(!b.log_lines().iter().any(|l| l.contains("log cleaner failed")), "cleaner failure:\n{}", b.log_tail(30));
+}
+
+/// Kafka's cleaner groups consecutive segments whose combined size fits in `segment.bytes` and
+/// rewrites each group as one segment (`Cleaner.groupSegmentsBySize`), so once cleaned segments
+/// have shrunk, the next pass merges them: a compacted topic does not keep one (mostly empty)
+/// segment, with its file handles and index maps, per segment ever rolled.
+#[test]
+fn later_cleaner_passes_merge_small_cleaned_segments() {
+    const KEYS: usize = 20;
+    let b = compaction_broker(&[]);
+    let topic = topic_name("compact-merge");
+    b.create_topic(&topic, 1, &refs(&compact_configs("compact", "86400000", GATE_LAG_MS)));
+    let dir = b.partition_dir(&topic, 0);
+    let p = compaction_producer(&b);
+    let mut acked = Acked::default();
+    let recs: Vec<(Key, Value)> = (0..3000)
+        .map(|u| {
+            let k = format!("key-{:02}", if u < KEYS { u } else { rand::random_range(0..KEYS) });
+            (k.clone().into_bytes(), Some(update_value(&k, u)))
+        })
+        .collect();
+    produce_all(&p, &topic, &recs, &mut acked);
+    let boundary = acked.end();
+    let mut seq = 0;
+    roll_past(&b, &p, &topic, boundary, &mut acked, &mut seq);
+    let segs_before = segment_files(&dir).iter().filter(|(base, _)| *base < boundary).count();
+    alter_topic(&b, &topic, &compact_configs("compact", "86400000", "0"), ("min.compaction.lag.ms", "0"));
+    wait_compacted(&b, &topic, &acked, boundary, 86_400_000, false, Duration::from_secs(30), || {});
+
+    // More passes: each needs new dirty segments.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut passes_seen = compacted_lines(&b, &topic).len();
+    let target = passes_seen + 3;
+    while passes_seen < target {
+        assert!(Instant::now() < deadline, "{topic}: only {passes_seen} cleaner passes logged, want {target}");
+        let end = acked.end() + 1;
+        roll_past(&b, &p, &topic, end, &mut acked, &mut seq);
+        std::thread::sleep(Duration::from_millis(300));
+        passes_seen = compacted_lines(&b, &topic).len();
+    }
+    let read = read_log(&b, &topic);
+    check_invariants(&topic, &read, &acked, 86_400_000);
+    compacted_below(&read, &acked, boundary, false).expect("still compacted");
+    verify_segments(&dir);
+
+    let segs = segment_files(&dir);
+    let below: Vec<(i64, u64)> = segs
+        .iter()
+        .filter(|(base, _)| *base < boundary)
+        .map(|(base, p)| (*base, std::fs::metadata(p).unwrap().len()))
+        .collect();
+    let bytes: u64 = below.iter().map(|s| s.1).sum();
+    let empty = below.iter().filter(|s| s.1 == 0).count();
+    eprintln!(
+        "[test] {topic}: below offset {boundary}: {segs_before} segments before cleaning, {} after {passes_seen} passes \
+         ({bytes} bytes, {empty} empty); {} segments in all",
+        below.len(),
+        segs.len()
+    );
+    let allowed = 2 * (bytes as usize).div_ceil(4096) + 2;
+    assert!(
+        below.len() <= allowed,
+        "{topic}: after {passes_seen} cleaner passes the {KEYS} live records below offset {boundary} ({bytes} bytes) still \
+         occupy {} segment files ({empty} of them empty; {segs_before} before cleaning); Kafka's cleaner would have merged \
+         them into at most ~{allowed} segments of segment.bytes=4096",
+        below.len()
+    );
 }

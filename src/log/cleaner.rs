@@ -2,11 +2,12 @@
 //!
 //! A pass over a partition (1) reads the closed segments below the last stable offset and the
 //! `min.compaction.lag.ms` horizon and builds a map key -> offset of its latest record, (2)
-//! rewrites each of those segments keeping only records that are the latest for their key
-//! (offsets are kept, gaps are expected), dropping aborted transactional data and tombstones
-//! older than `delete.retention.ms`, and (3) swaps each rewritten segment in atomically: the new
-//! file is written and fsynced as `<base>.log.cleaned`, the old indexes are removed, and a rename
-//! replaces the `.log` (a crash leaves either the old or the new file; indexes are rebuilt).
+//! rewrites them, in groups of neighbours that fit in one segment together, keeping only records
+//! that are the latest for their key (offsets are kept, gaps are expected), dropping aborted
+//! transactional data and tombstones older than `delete.retention.ms`, and (3) swaps each
+//! rewritten group in atomically: the output is written and fsynced as `<base>.log.cleaned`, then
+//! renamed to `<base>.<end>.swap` (the commit point), the group's old files are deleted, and the
+//! swap file becomes `<base>.log`. Recovery completes a `.swap` it finds and drops a `.cleaned`.
 //! Only the swap takes the partition lock, so produce and fetch never wait for cleaning.
 //! Batches whose records all survive are copied byte for byte; others are re-encoded with their
 //! original compression.
@@ -27,6 +28,8 @@ pub struct CleanableSegment {
     pub base_offset: i64,
     pub path: PathBuf,
     pub size: u64,
+    /// One past the segment's last offset.
+    pub next_offset: i64,
 }
 
 /// What a pass over one partition works from, taken under the lock.
@@ -35,6 +38,28 @@ pub struct CleanPlan {
     pub segments: Vec<CleanableSegment>,
     pub aborted: Vec<AbortedTxn>,
     pub delete_retention_ms: i64,
+    pub segment_bytes: u64,
+}
+
+/// Kafka's `groupSegmentsBySize`: runs of neighbouring segments whose total size fits in one
+/// segment are rewritten together, so segments emptied by earlier passes get merged.
+fn group_by_size(segments: &[CleanableSegment], max_bytes: u64) -> Vec<&[CleanableSegment]> {
+    let mut groups = Vec::new();
+    let mut start = 0;
+    while start < segments.len() {
+        let mut end = start + 1;
+        let mut total = segments[start].size;
+        while end < segments.len()
+            && total + segments[end].size <= max_bytes
+            && segments[end].next_offset - segments[start].base_offset <= i32::MAX as i64
+        {
+            total += segments[end].size;
+            end += 1;
+        }
+        groups.push(&segments[start..end]);
+        start = end;
+    }
+    groups
 }
 
 /// What one pass did.
@@ -70,60 +95,67 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
             Ok(())
         })?;
     }
-    // 2. + 3. Rewrite and swap, one segment at a time.
+    // 2. + 3. Rewrite and swap, one group of segments at a time.
     let horizon = now_ms() - plan.delete_retention_ms;
     let mut stats = CleanStats::default();
-    for s in &plan.segments {
-        let cleaned_path = s.path.with_extension("log.cleaned");
+    for group in group_by_size(&plan.segments, plan.segment_bytes) {
+        let first = &group[0];
+        let cleaned_path = first.path.with_extension("log.cleaned");
         let mut out = std::fs::File::create(&cleaned_path)?;
         let mut removed = 0usize;
         let mut written = 0u64;
-        segment::read_batches(&s.path, s.size, |h, bytes| {
-            if h.is_control() {
-                // Markers are tiny and keep read_committed consumers' bookkeeping simple.
-                out.write_all(bytes)?;
-                written += bytes.len() as u64;
-                return Ok(());
-            }
-            if is_aborted(&plan.aborted, h) {
-                removed += h.record_count.max(0) as usize;
-                return Ok(());
-            }
-            let (compression, records) = decode(bytes)?;
-            let total = records.len();
-            let keep: Vec<Record> = records
-                .into_iter()
-                .filter(|r| {
-                    let Some(k) = &r.key else { return false };
-                    let newest = latest.get(k) == Some(&r.offset);
-                    let expired_tombstone = r.value.is_none() && r.timestamp < horizon;
-                    newest && !expired_tombstone
-                })
-                .collect();
-            removed += total - keep.len();
-            if keep.len() == total {
-                out.write_all(bytes)?;
-                written += bytes.len() as u64;
-            } else if !keep.is_empty() {
-                let mut buf = BytesMut::new();
-                RecordBatchEncoder::encode(&mut buf, &keep, &RecordEncodeOptions { version: 2, compression })
-                    .map_err(|e| io::Error::other(e.to_string()))?;
-                // The encoder writes offsets from the records; the leader epoch is ours.
-                buf[12..16].copy_from_slice(&super::LEADER_EPOCH.to_be_bytes());
-                out.write_all(&buf)?;
-                written += buf.len() as u64;
-            }
-            Ok(())
-        })?;
+        for s in group {
+            segment::read_batches(&s.path, s.size, |h, bytes| {
+                if h.is_control() {
+                    // Markers are tiny and keep read_committed consumers' bookkeeping simple.
+                    out.write_all(bytes)?;
+                    written += bytes.len() as u64;
+                    return Ok(());
+                }
+                if is_aborted(&plan.aborted, h) {
+                    removed += h.record_count.max(0) as usize;
+                    return Ok(());
+                }
+                let (compression, records) = decode(bytes)?;
+                let total = records.len();
+                let keep: Vec<Record> = records
+                    .into_iter()
+                    .filter(|r| {
+                        let Some(k) = &r.key else { return false };
+                        let newest = latest.get(k) == Some(&r.offset);
+                        let expired_tombstone = r.value.is_none() && r.timestamp < horizon;
+                        newest && !expired_tombstone
+                    })
+                    .collect();
+                removed += total - keep.len();
+                if keep.len() == total {
+                    out.write_all(bytes)?;
+                    written += bytes.len() as u64;
+                } else if !keep.is_empty() {
+                    let mut buf = BytesMut::new();
+                    RecordBatchEncoder::encode(&mut buf, &keep, &RecordEncodeOptions { version: 2, compression })
+                        .map_err(|e| io::Error::other(e.to_string()))?;
+                    // The encoder writes offsets from the records; the leader epoch is ours.
+                    buf[12..16].copy_from_slice(&super::LEADER_EPOCH.to_be_bytes());
+                    out.write_all(&buf)?;
+                    written += buf.len() as u64;
+                }
+                Ok(())
+            })?;
+        }
         out.sync_all()?;
         drop(out);
-        if removed == 0 {
+        if removed == 0 && group.len() == 1 {
             std::fs::remove_file(&cleaned_path)?;
             continue;
         }
-        if p.swap_cleaned(s.base_offset, s.size, &cleaned_path)? {
-            stats.segments += 1;
-            stats.bytes_before += s.size;
+        let members: Vec<(i64, u64)> = group.iter().map(|s| (s.base_offset, s.size)).collect();
+        // Every segment based below `end` belongs to the group (an empty one ends at its base).
+        let last = &group[group.len() - 1];
+        let end = last.next_offset.max(last.base_offset + 1);
+        if p.swap_cleaned(&members, end, &cleaned_path)? {
+            stats.segments += group.len();
+            stats.bytes_before += members.iter().map(|(_, size)| size).sum::<u64>();
             stats.bytes_after += written;
             stats.records_removed += removed;
         } else {

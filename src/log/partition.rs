@@ -98,10 +98,15 @@ impl Partition {
     pub fn open(data_dir: &Path, topic: &str, index: i32, config: LogConfig, clean: bool) -> io::Result<Partition> {
         let dir = data_dir.join(Self::dir_name(topic, index));
         std::fs::create_dir_all(&dir)?;
-        // A cleaner output that never got swapped in is garbage.
+        // A cleaner output that never got swapped in is garbage; a swap that was committed (renamed
+        // to `.swap`) but not finished is finished now.
         for e in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
-            if e.file_name().to_string_lossy().ends_with(".log.cleaned") {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.ends_with(".log.cleaned") {
                 std::fs::remove_file(e.path())?;
+            } else if let Some((first, end)) = parse_swap_name(&name) {
+                tracing::info!(topic, partition = index, segment = first, "completing an interrupted compaction swap");
+                finish_swap(&dir, first, end, &e.path())?;
             }
         }
         let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
@@ -455,39 +460,43 @@ impl Partition {
             .segments
             .values()
             .take_while(|s| s.base_offset != active && s.next_offset <= lso && s.max_timestamp <= lag_horizon)
-            .map(|s| CleanableSegment { base_offset: s.base_offset, path: s.log_path().to_path_buf(), size: s.size() })
+            .map(|s| CleanableSegment { base_offset: s.base_offset, path: s.log_path().to_path_buf(), size: s.size(), next_offset: s.next_offset })
             .collect();
         let total: u64 = segments.iter().map(|s| s.size).sum();
         let dirty: u64 = segments.iter().filter(|s| log.cleaned_upto.is_none_or(|c| s.base_offset > c)).map(|s| s.size).sum();
         if total == 0 || dirty == 0 || (dirty as f64) < cfg.min_cleanable_ratio * total as f64 {
             return None;
         }
-        Some(CleanPlan { segments, aborted: log.producers.aborted_in(0, lso), delete_retention_ms: cfg.delete_retention_ms })
+        Some(CleanPlan {
+            segments,
+            aborted: log.producers.aborted_in(0, lso),
+            delete_retention_ms: cfg.delete_retention_ms,
+            segment_bytes: cfg.segment_bytes,
+        })
     }
 
-    /// Replaces closed segment `base` with its cleaned copy (see `cleaner`). Returns false if the
-    /// segment changed meanwhile (e.g. retention removed it) and nothing was swapped.
-    pub fn swap_cleaned(&self, base: i64, expected_size: u64, cleaned: &Path) -> io::Result<bool> {
+    /// Replaces the closed segments `group` (base offset, expected size) with their cleaned copy,
+    /// which covers offsets up to `end` (see `cleaner`). Returns false, swapping nothing, if any of
+    /// them changed meanwhile (e.g. retention removed it).
+    pub fn swap_cleaned(&self, group: &[(i64, u64)], end: i64, cleaned: &Path) -> io::Result<bool> {
         let mut log = self.lock();
         let (index_bytes, interval) = (log.config.segment_index_bytes, log.config.index_interval_bytes);
-        match log.segments.get(&base) {
-            Some(seg) if seg.size() == expected_size && log.segments.keys().next_back() != Some(&base) => {}
-            _ => return Ok(false),
+        let active = log.segments.keys().next_back().copied();
+        let unchanged = group.iter().all(|(base, size)| Some(*base) != active && log.segments.get(base).is_some_and(|s| s.size() == *size));
+        let Some(&(first, _)) = group.first() else { return Ok(false) };
+        if !unchanged {
+            return Ok(false);
         }
-        let stem = segment::file_stem(base);
-        // Indexes go first: a crash before the rename leaves the old log with no index (rebuilt
-        // by scanning), never an index pointing into the wrong file.
-        for ext in ["index", "timeindex"] {
-            match std::fs::remove_file(self.dir.join(format!("{stem}.{ext}"))) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+        let swap = self.dir.join(swap_name(first, end));
+        std::fs::rename(cleaned, &swap)?;
+        sync_dir(&self.dir)?;
+        finish_swap(&self.dir, first, end, &swap)?;
+        for (base, _) in group {
+            log.segments.remove(base);
         }
-        std::fs::rename(cleaned, self.dir.join(format!("{stem}.log")))?;
-        std::fs::File::open(&self.dir)?.sync_all()?;
-        let (mut seg, _) = Segment::open(&self.dir, base, index_bytes, interval, true)?;
+        let (mut seg, _) = Segment::open(&self.dir, first, index_bytes, interval, true)?;
         seg.seal()?;
-        log.segments.insert(base, seg);
+        log.segments.insert(first, seg);
         Ok(true)
     }
 
@@ -533,6 +542,34 @@ impl Partition {
         log.segments.clear();
         std::fs::remove_dir_all(&self.dir)
     }
+}
+
+/// `<first>.<end>.swap`: a cleaned segment replacing every segment based in [first, end).
+fn swap_name(first: i64, end: i64) -> String {
+    format!("{}.{}.swap", segment::file_stem(first), segment::file_stem(end))
+}
+
+fn parse_swap_name(name: &str) -> Option<(i64, i64)> {
+    let (first, end) = name.strip_suffix(".swap")?.split_once('.')?;
+    Some((segment::parse_stem(&format!("{first}.log"), ".log")?, segment::parse_stem(&format!("{end}.log"), ".log")?))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Deletes the files of every segment based in [first, end), then renames the swap file to
+/// `<first>.log`. Idempotent, so recovery can run it again after a crash part-way.
+fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> {
+    for e in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().to_string();
+        let base = [".log", ".index", ".timeindex"].iter().find_map(|ext| segment::parse_stem(&name, ext));
+        if base.is_some_and(|b| b >= first && b < end) {
+            std::fs::remove_file(e.path())?;
+        }
+    }
+    std::fs::rename(swap, dir.join(format!("{}.log", segment::file_stem(first))))?;
+    sync_dir(dir)
 }
 
 /// The largest record timestamp of a batch, by decoding it.
