@@ -8,7 +8,7 @@
 # 3. docker/build-image.sh (installs podman, builds the FROM-scratch image, starts podman's Docker API
 #    socket), then `cargo test --no-fail-fast` (unit + integration tests, the container test included);
 # 4. every compat/*.sh client script (kcat.sh first) against the debug broker, target/debug/odradek,
-#    each with ODRADEK_BIN set and a time limit (COMPAT_TIMEOUT, default 600 s). Helpers the scripts
+#    each with ODRADEK_BIN set and a time limit (COMPAT_TIMEOUT, default 2400 s). Helpers the scripts
 #    share live in compat/lib/ (not run directly).
 #
 # Exits non-zero if anything failed. The last line is `N passed, N failed` for the compat scripts.
@@ -139,7 +139,7 @@ failed_names=()
 for s in "${scripts[@]}"; do
     log "compat: $s"
     rc=0
-    ODRADEK_BIN="$BIN" timeout --kill-after=60 "${COMPAT_TIMEOUT:-600}" bash "$s" </dev/null || rc=$?
+    ODRADEK_BIN="$BIN" timeout --kill-after=60 "${COMPAT_TIMEOUT:-2400}" bash "$s" </dev/null || rc=$?
     if [ "$rc" -eq 0 ]; then
         log "PASS $s"
         passed=$((passed + 1))
