@@ -82,6 +82,7 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.message.timestamp.before.max.ms", "9223372036854775807"),
     ("log.message.timestamp.after.max.ms", "9223372036854775807"),
     ("unclean.leader.election.enable", "false"),
+    ("log.segment.delete.delay.ms", "60000"),
     ("producer.id.expiration.ms", "86400000"),
     ("transaction.max.timeout.ms", "900000"),
     ("transaction.state.log.num.partitions", "50"),
@@ -111,6 +112,7 @@ pub const TOPIC_KEYS: &[(&str, &str)] = &[
     ("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms"),
     ("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms"),
     ("unclean.leader.election.enable", "unclean.leader.election.enable"),
+    ("file.delete.delay.ms", "log.segment.delete.delay.ms"),
 ];
 
 /// Kafka's ConfigType of a topic key (DescribeConfigs v3+): BOOLEAN 1, STRING 2, INT 3, LONG 5, DOUBLE 6, LIST 7.
@@ -416,7 +418,7 @@ impl LogConfig {
             return Err(invalid("cleanup.policy", &policy, "must be delete and/or compact".into()));
         }
         // Keys the log does not act on yet still get Kafka's validation.
-        for key in ["delete.retention.ms", "min.compaction.lag.ms", "max.compaction.lag.ms", "message.timestamp.before.max.ms", "message.timestamp.after.max.ms"] {
+        for key in ["file.delete.delay.ms", "delete.retention.ms", "min.compaction.lag.ms", "max.compaction.lag.ms", "message.timestamp.before.max.ms", "message.timestamp.after.max.ms"] {
             if num::<i64>(key, g(key))? < 0 {
                 return Err(invalid(key, g(key), "must be at least 0".into()));
             }

@@ -351,9 +351,7 @@ impl Group {
         if self.leader.as_deref() == Some(id) {
             self.leader = None;
         }
-        if self.members.is_empty() {
-            self.protocol_type = None;
-        }
+        // Like Kafka, an empty group keeps its protocol type ("consumer" stays listed as such).
     }
 
     /// After members left: rebalance the rest, or finish a rebalance in progress.
