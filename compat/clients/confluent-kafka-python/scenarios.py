@@ -233,7 +233,10 @@ def s3():
         check([m.offset() for m in msgs] == list(range(150, 200)), f"{codec}: from offset 150 got offsets {[m.offset() for m in msgs][:5]}...")
         batches = stored_batches(topic, 0)
         codecs = {b["codec"] for b in batches}
-        check(codecs == {CODEC_IDS[codec]}, f"{codec}: stored batches have codec ids {codecs}, want {{{CODEC_IDS[codec]}}} (did the client compress?)")
+        # librdkafka sends a batch uncompressed when compressing would not shrink it (a small
+        # tail batch): allow that for batches of fewer than 5 records, require the codec elsewhere.
+        odd = [b for b in batches if b["codec"] != CODEC_IDS[codec] and not (b["codec"] == 0 and b["last_offset_delta"] < 4)]
+        check(CODEC_IDS[codec] in codecs and not odd, f"{codec}: stored batches have codec ids {codecs}, want {{{CODEC_IDS[codec]}}} (did the client compress?)")
         check(len(batches) < 200, f"{codec}: 200 records stored as {len(batches)} batches")
         done.append(f"{codec} ({len(batches)} batches)")
     return "produced, stored compressed and consumed back exactly (also from inside a batch): " + ", ".join(done)
