@@ -10,16 +10,21 @@
 #    apt-get (when root) the headers the suite can use: zlib, zstd, rapidjson (statistics checks);
 #    builds compat/librdkafka/kafka-topics.c as $KAFKA_PATH/bin/kafka-topics.sh (see that file).
 # 2. for each scenario of the suite that a single broker can serve, starts one broker the way the
-#    suite's trivup clusters are set up, on a free loopback port (compat/lib/broker.sh):
+#    suite's trivup clusters are set up (tests/scenarios/*.json; everything else at Kafka's
+#    defaults), on a free loopback port (compat/lib/broker.sh):
 #      default       auto.create.topics.enable=true, num.partitions=4
 #      noautocreate  auto.create.topics.enable=false, num.partitions=4
-#    plus group.initial.rebalance.delay.ms=0, group.min.session.timeout.ms=1000 (tests use
-#    session.timeout.ms down to 6000 ms and want quick rebalances) and transaction.max.timeout.ms=3600000;
-#    writes the suite's test.conf (metadata.broker.list=127.0.0.1:PORT) and runs every broker test of
+#    plus group.min.session.timeout.ms=1000 (a few tests ask for session.timeout.ms 5000, below
+#    Kafka's default minimum of 6000). group.initial.rebalance.delay.ms stays at Kafka's 3000: tests
+#    such as 0118 rely on two consumers that subscribe together landing in one first generation.
+#    Writes the suite's test.conf (metadata.broker.list=127.0.0.1:PORT) and runs every broker test of
 #    that scenario (-L: tests that need no broker are left out) that is not in skip.txt, each test
 #    number in its own test-runner process (a hung or crashing test can't take others down),
 #    LIBRDKAFKA_PARALLEL of them at a time, with TEST_KAFKA_VERSION=4.0.0 (the API set Odradek serves:
-#    Kafka 4's, e.g. no message format v0/v1).
+#    Kafka 4's, e.g. no message format v0/v1), KAFKA_PATH=<the kafka-topics.sh stand-in> and
+#    BROKERS=127.0.0.1:PORT. The socket-emulation tests (sockem: latency/disconnects injected on the
+#    client side) run too; LIBRDKAFKA_SOCKEM=0 leaves them out like the suite's -E.
+#    After the tests the broker gets SIGTERM: it must exit 0 within ~1 s (reported, not a failure).
 # 3. writes compat/librdkafka/RESULTS.md (every broker test: passed / FAILED / skipped and why) and
 #    exits 1 if any test that is not in skip.txt failed.
 #
@@ -195,8 +200,12 @@ run_scenario() {
     if ! odradek_alive; then
         say "the broker died during scenario $SCENARIO"
         broker_log_tail 40
+        echo "FAILED: the broker died during the run" >"$WORK/$SCENARIO.shutdown"
+        odradek_stop
+    else
+        stop_broker_checked
     fi
-    stop_broker_checked
+    cp "$BROKER_LOG" "$WORK/broker-$SCENARIO.log" 2>/dev/null || true
 }
 
 # SIGTERM must stop the broker with exit status 0 within ~1 s (we allow 5 s); the outcome goes to
@@ -246,6 +255,11 @@ python3 "$HERE/suite.py" report "${REPORT_ARGS[@]}" || rc=$?
 say "results: $RESULTS"
 say "time: setup/build ${BUILD_SECS} s, tests ${RUN_SECS} s"
 if [ "$rc" -ne 0 ]; then
-    say "per-test logs: $WORK/<scenario>/<number>/log (kept with KEEP_WORK=1)"
+    for f in "$WORK"/broker-*.log; do
+        [ -f "$f" ] || continue
+        say "last lines of $(basename "$f"):"
+        tail -n 20 "$f" | sed 's/^/    broker| /'
+    done
+    say "per-test logs: $WORK/<scenario>/<number>/log, broker logs: $WORK/broker-<scenario>.log (kept with KEEP_WORK=1)"
 fi
 exit "$rc"
