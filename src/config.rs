@@ -183,6 +183,8 @@ pub struct LogConfig {
     pub delete_retention_ms: i64,
     pub min_cleanable_ratio: f64,
     pub min_compaction_lag_ms: i64,
+    /// `compression.type`: `None` keeps batches as the producer sent them (`producer`).
+    pub compression: Option<kafka_protocol::records::Compression>,
 }
 
 impl Config {
@@ -401,6 +403,7 @@ impl Default for LogConfig {
             delete_retention_ms: 86_400_000,
             min_cleanable_ratio: 0.5,
             min_compaction_lag_ms: 0,
+            compression: None,
         }
     }
 }
@@ -429,10 +432,8 @@ impl LogConfig {
         }
         boolean("unclean.leader.election.enable", g("unclean.leader.election.enable"))?;
         let codec = g("compression.type");
-        if codec != "producer" {
-            // Kafka would recompress every batch; Odradek stores batches as the producer sent them.
-            return Err(invalid("compression.type", codec, "only 'producer' is supported (batches are stored as produced)".into()));
-        }
+        let compression = crate::log::records::parse_compression_type(codec)
+            .ok_or_else(|| invalid("compression.type", codec, "must be one of uncompressed, zstd, lz4, snappy, gzip, producer".into()))?;
         if num::<i32>("min.insync.replicas", g("min.insync.replicas"))? < 1 {
             return Err(invalid("min.insync.replicas", g("min.insync.replicas"), "must be at least 1".into()));
         }
@@ -459,6 +460,7 @@ impl LogConfig {
             delete_retention_ms: num("delete.retention.ms", g("delete.retention.ms"))?,
             min_cleanable_ratio: ratio,
             min_compaction_lag_ms: num("min.compaction.lag.ms", g("min.compaction.lag.ms"))?,
+            compression,
         })
     }
 }

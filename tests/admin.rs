@@ -371,6 +371,42 @@ fn describe_cluster_and_log_dirs() {
     assert_eq!(sizes[&1], 0, "empty partition");
 }
 
+/// KIP-430: with no authorizer, Kafka reports every operation a resource type supports when a
+/// client asks for authorized operations (librdkafka's admin API shows them), and i32::MIN when
+/// it does not ask.
+#[test]
+fn authorized_operations_without_an_authorizer() {
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{DescribeGroupsRequest, GroupId, MetadataRequest, TopicName};
+    const TOPIC_OPS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+    const GROUP_OPS: i32 = (1 << 3) | (1 << 6) | (1 << 8);
+    const CLUSTER_OPS: i32 = (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+    let b = TestBroker::start();
+    let topic = topic_name("acl-ops");
+    b.create_topic(&topic, 1, &[]);
+    let mut conn = Conn::connect(&b);
+    let metadata = |include: bool| {
+        MetadataRequest::default()
+            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(TopicName(sb(&topic))))]))
+            .with_include_topic_authorized_operations(include)
+    };
+    let resp = conn.call(10, &metadata(true).with_include_cluster_authorized_operations(true));
+    assert_eq!((resp.topics[0].error_code, resp.topics[0].topic_authorized_operations), (0, TOPIC_OPS), "Metadata v10 topic ops");
+    assert_eq!(resp.cluster_authorized_operations, CLUSTER_OPS, "Metadata v10 cluster ops");
+    let v = conn.pick::<MetadataRequest>(12);
+    assert_eq!(conn.call(v, &metadata(true)).topics[0].topic_authorized_operations, TOPIC_OPS, "Metadata v{v}");
+    assert_eq!(conn.call(v, &metadata(false)).topics[0].topic_authorized_operations, i32::MIN, "Metadata v{v} not asked");
+
+    let v = conn.pick::<DescribeClusterRequest>(1);
+    let resp = conn.call(v, &DescribeClusterRequest::default().with_include_cluster_authorized_operations(true));
+    assert_eq!(resp.cluster_authorized_operations, CLUSTER_OPS, "DescribeCluster");
+
+    let v = conn.pick::<DescribeGroupsRequest>(5);
+    let req = DescribeGroupsRequest::default().with_groups(vec![GroupId(sb("no-such-group"))]);
+    assert_eq!(conn.call(v, &req.clone().with_include_authorized_operations(true)).groups[0].authorized_operations, GROUP_OPS);
+    assert_eq!(conn.call(v, &req).groups[0].authorized_operations, i32::MIN, "DescribeGroups not asked");
+}
+
 // ====================================================================== CreatePartitions
 
 #[test]

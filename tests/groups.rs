@@ -1341,7 +1341,15 @@ fn cooperative_sticky_rebalance_is_incremental() {
 /// session timeout gets its partitions back and the others do not rebalance at all.
 #[test]
 fn static_member_restart_gets_same_partitions_without_rebalance() {
-    static_member_restart(None);
+    static_member_restart(None, "c");
+}
+
+/// The same when the member that restarts is the group's leader: librdkafka joins with
+/// JoinGroup v5, and Kafka (before v9) answers with the old leader id, so that the returning
+/// member does not compute an assignment a Stable group would not hand out (librdkafka's 0102).
+#[test]
+fn static_leader_restart_without_rebalance() {
+    static_member_restart(None, "a");
 }
 
 /// The same with cooperative-sticky, whose subscription metadata carries the owned partitions
@@ -1349,11 +1357,12 @@ fn static_member_restart_gets_same_partitions_without_rebalance() {
 /// checks that the selected protocol is unchanged and does not rebalance).
 #[test]
 fn static_member_restart_cooperative_sticky_without_rebalance() {
-    static_member_restart(Some("cooperative-sticky"));
+    static_member_restart(Some("cooperative-sticky"), "c");
 }
 
-fn static_member_restart(strategy: Option<&str>) {
-    const C_SESSION_MS: u64 = 4000;
+/// Members a (the leader: it joins first), b and c; `restarting` closes and comes back.
+fn static_member_restart(strategy: Option<&str>, restarting: &str) {
+    const SESSION_MS: u64 = 4000;
     let b = start_broker();
     let topic = topic_name("grp-static");
     let group = "static-group";
@@ -1364,7 +1373,7 @@ fn static_member_restart(strategy: Option<&str>) {
     let sink = Sink::new();
     let helper = helper_consumer(&b, group);
     let spec = |n: &str| {
-        let s = MemberSpec::new(n, group, &topic).set("group.instance.id", &format!("instance-{n}"));
+        let s = MemberSpec::new(n, group, &topic).set("group.instance.id", &format!("instance-{n}")).session_ms(SESSION_MS);
         match strategy {
             Some(st) => s.set("partition.assignment.strategy", st),
             None => s,
@@ -1383,37 +1392,40 @@ fn static_member_restart(strategy: Option<&str>) {
     };
     wait_owned(&helper, group, &tracker, &["a"], &[6], 6, Duration::from_secs(30), &|| diag(&members));
     members.push(Member::start(&b, spec("b"), &tracker, &sink));
-    members.push(Member::start(&b, spec("c").session_ms(C_SESSION_MS), &tracker, &sink));
+    members.push(Member::start(&b, spec("c"), &tracker, &sink));
     wait_owned(&helper, group, &tracker, &["a", "b", "c"], &[2, 2, 2], 6, Duration::from_secs(30), &|| diag(&members));
     wait_all_consumed("a, b, c", &expected, &sink, Duration::from_secs(30), &|| diag(&members));
     let before = tracker.snapshot();
-    let counts = |ms: &Vec<Member>| -> Vec<(usize, usize)> { ms[..2].iter().map(|m| (m.assigns(), m.revokes())).collect() };
+    let r = ["a", "b", "c"].iter().position(|n| *n == restarting).expect("a, b or c");
+    let counts = |ms: &Vec<Member>| -> Vec<(usize, usize)> {
+        ms.iter().enumerate().filter(|(i, _)| *i != r).map(|(_, m)| (m.assigns(), m.revokes())).collect()
+    };
     let counts_before = counts(&members);
     let rebalances_before = b.log_lines().iter().filter(|l| l.contains("preparing rebalance")).count();
 
-    // c closes (a static member sends no LeaveGroup) and comes back with the same instance id.
-    let c = members.pop().unwrap();
+    // It closes (a static member sends no LeaveGroup) and comes back with the same instance id.
+    let old = members.remove(r);
     let t0 = Instant::now();
-    c.close();
-    members.push(Member::start(&b, spec("c").session_ms(C_SESSION_MS), &tracker, &sink));
-    wait_until("the restarted static member to own partitions", Duration::from_secs(20), || !tracker.owned_by("c").is_empty(), &|| {
+    old.close();
+    members.insert(r, Member::start(&b, spec(restarting), &tracker, &sink));
+    wait_until("the restarted static member to own partitions", Duration::from_secs(20), || !tracker.owned_by(restarting).is_empty(), &|| {
         diag(&members)
     });
     let back_after = t0.elapsed();
-    eprintln!("[test] static member back with {:?} after {back_after:?}", tracker.owned_by("c"));
-    assert_eq!(tracker.owned_by("c"), before["c"], "the restarted static member's partitions\n{}", diag(&members));
-    assert!(back_after < Duration::from_millis(C_SESSION_MS), "rejoin took {back_after:?}\n{}", diag(&members));
+    eprintln!("[test] static member {restarting} back with {:?} after {back_after:?}", tracker.owned_by(restarting));
+    assert_eq!(tracker.owned_by(restarting), before[restarting], "the restarted static member's partitions\n{}", diag(&members));
+    assert!(back_after < Duration::from_millis(SESSION_MS), "rejoin took {back_after:?}\n{}", diag(&members));
 
     // New records are read by all three, and no rebalance happens: not at the rejoin, and not
     // when the old incarnation's session timeout (counted from the close) would have expired.
     expected.extend(produce(&producer, &topic, 6, 10, "s1"));
     wait_all_consumed("after the static rejoin", &expected, &sink, Duration::from_secs(30), &|| diag(&members));
-    let quiet_until = t0 + Duration::from_millis(C_SESSION_MS + 1500);
+    let quiet_until = t0 + Duration::from_millis(SESSION_MS + 1500);
     while Instant::now() < quiet_until {
         assert_eq!(
             counts(&members),
             counts_before,
-            "the other members' rebalance callbacks fired ((assigns, revokes) of a and b) after a static member restarted\n{}",
+            "the other members' rebalance callbacks fired ((assigns, revokes)) after static member {restarting} restarted\n{}",
             diag(&members)
         );
         std::thread::sleep(Duration::from_millis(50));

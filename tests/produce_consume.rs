@@ -1,7 +1,9 @@
 //! Bulk produce/consume round trips through librdkafka, once per compression codec.
 //!
 //! 100k keyed records (headers, explicit timestamps, a few null values) over a 3-partition topic
-//! with acks=all, consumed back with assign() from offset 0 and compared byte for byte.
+//! with acks=all, consumed back with assign() from offset 0 and compared byte for byte. Two more
+//! runs give the topic a `compression.type` other than `producer`: the broker then recompresses
+//! every batch to it (as Kafka does), here with an idempotent producer, whose sequences must survive.
 
 mod common;
 
@@ -62,12 +64,20 @@ fn expected(seq: u64, codec: &str) -> Expected {
 }
 
 fn run_codec(codec: &str) {
+    run(codec, None)
+}
+
+/// Produces with the producer's `codec`; with `topic_codec`, the topic's compression.type is set
+/// to it and every stored batch must be in that codec.
+fn run(codec: &str, topic_codec: Option<&str>) {
     let t0 = Instant::now();
     let broker = TestBroker::start();
     let topic = topic_name(&format!("bulk-{codec}"));
-    broker.create_topic(&topic, PARTITIONS, &[]);
+    let topic_configs: Vec<(&str, &str)> = topic_codec.map(|c| ("compression.type", c)).into_iter().collect();
+    broker.create_topic(&topic, PARTITIONS, &topic_configs);
 
     let producer = broker.producer_with(&[
+        ("enable.idempotence", if topic_codec.is_some() { "true" } else { "false" }),
         ("compression.type", codec),
         ("linger.ms", "20"),
         ("batch.num.messages", "5000"),
@@ -154,7 +164,8 @@ fn run_codec(codec: &str) {
     // (librdkafka enables lz4 only when FindCoordinator is advertised, zstd only with Produce v7+).
     // librdkafka legitimately sends a batch uncompressed when compressing does not shrink it,
     // which happens for tiny batches, so uncompressed batches of a few records are tolerated.
-    let want_codec: i16 = match codec { "none" => 0, "gzip" => 1, "snappy" => 2, "lz4" => 3, "zstd" => 4, _ => unreachable!() };
+    let want = topic_codec.unwrap_or(codec);
+    let want_codec: i16 = match want { "none" | "uncompressed" => 0, "gzip" => 1, "snappy" => 2, "lz4" => 3, "zstd" => 4, _ => unreachable!() };
     let mut stored: HashMap<i16, usize> = HashMap::new();
     for p in 0..PARTITIONS {
         for (_, path) in segment_files(&broker.partition_dir(&topic, p)) {
@@ -166,14 +177,15 @@ fn run_codec(codec: &str) {
                 let attrs = i16::from_be_bytes(data[h.file_pos + 21..h.file_pos + 23].try_into().unwrap());
                 let id = attrs & 7;
                 *stored.entry(id).or_default() += 1;
-                let tiny_uncompressed = id == 0 && h.last_offset_delta < 5;
+                // The broker recompresses everything; only the producer may skip tiny batches.
+                let tiny_uncompressed = id == 0 && h.last_offset_delta < 5 && topic_codec.is_none();
                 assert!(id == want_codec || tiny_uncompressed,
-                    "compression.type={codec}: batch {p}/{} with {} records stored with codec id {id}",
+                    "compression.type={want}: batch {p}/{} with {} records stored with codec id {id}",
                     h.base_offset, h.last_offset_delta + 1);
             }
         }
     }
-    assert!(stored.get(&want_codec).copied().unwrap_or(0) > 0, "no batch stored with codec {codec}: {stored:?}");
+    assert!(stored.get(&want_codec).copied().unwrap_or(0) > 0, "no batch stored with codec {want}: {stored:?}");
     eprintln!("[{codec}] stored batches per codec id: {stored:?}");
     eprintln!("[{codec}] total {:?}", t0.elapsed());
 }
@@ -206,4 +218,14 @@ fn roundtrip_100k_lz4() {
 #[test]
 fn roundtrip_100k_zstd() {
     run_codec("zstd");
+}
+
+#[test]
+fn topic_compression_type_zstd_recompresses_lz4() {
+    run("lz4", Some("zstd"));
+}
+
+#[test]
+fn topic_compression_type_uncompressed_decompresses_gzip() {
+    run("gzip", Some("uncompressed"));
 }

@@ -218,6 +218,7 @@ pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: 
     DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(broker.node_id))
+        .with_cluster_authorized_operations(super::authorized_ops::if_asked(req.include_cluster_authorized_operations, super::authorized_ops::CLUSTER))
         .with_brokers(vec![DescribeClusterBroker::default()
             .with_broker_id(BrokerId(broker.node_id))
             .with_host(StrBytes::from_string(host.clone()))

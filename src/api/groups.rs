@@ -323,7 +323,8 @@ pub async fn offset_fetch(broker: &Arc<Broker>, ctx: &RequestContext, req: Offse
 pub async fn describe_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     use describe_groups_response::*;
     let version = ctx.header.request_api_version;
-    let groups = req
+    let ops = super::authorized_ops::if_asked(req.include_authorized_operations, super::authorized_ops::GROUP);
+    let groups: Vec<DescribedGroup> = req
         .groups
         .into_iter()
         .map(|id| match broker.groups.describe(&id) {
@@ -357,7 +358,7 @@ pub async fn describe_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: De
             }
         })
         .collect();
-    DescribeGroupsResponse::default().with_groups(groups)
+    DescribeGroupsResponse::default().with_groups(groups.into_iter().map(|g| g.with_authorized_operations(ops)).collect())
 }
 
 pub async fn list_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsResponse {

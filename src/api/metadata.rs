@@ -1,5 +1,6 @@
 //! Metadata: brokers, topics and partitions; auto-creates topics when allowed.
 
+use super::authorized_ops;
 use crate::log::{manager::validate_topic_name, Topic, TopicError, LEADER_EPOCH};
 use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::metadata_response::*;
@@ -26,8 +27,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
             topics.push(lookup(broker, &name, wanted.topic_id, auto_create).await);
         }
     }
+    let topic_ops = authorized_ops::if_asked(req.include_topic_authorized_operations, authorized_ops::TOPIC);
+    for t in &mut topics {
+        t.topic_authorized_operations = topic_ops;
+    }
     let (host, port) = &broker.advertised;
     MetadataResponse::default()
+        .with_cluster_authorized_operations(authorized_ops::if_asked(req.include_cluster_authorized_operations, authorized_ops::CLUSTER))
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(BrokerId(broker.node_id))
             .with_host(StrBytes::from_string(host.clone()))

@@ -16,6 +16,34 @@ use crate::server::Broker;
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
+/// KIP-430 authorized-operations bit fields (bit n = AclOperation code n). Odradek has no
+/// authorizer, so, as Kafka without one, every operation a resource type supports is allowed;
+/// a field not asked for is i32::MIN, as in Kafka.
+pub(crate) mod authorized_ops {
+    // READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12 (Kafka's AclEntry.supportedOperations).
+    const fn bits(ops: &[u32]) -> i32 {
+        let mut v = 0i32;
+        let mut i = 0;
+        while i < ops.len() {
+            v |= 1 << ops[i];
+            i += 1;
+        }
+        v
+    }
+    pub const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
+    pub const GROUP: i32 = bits(&[3, 6, 8]);
+    pub const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+
+    pub fn if_asked(asked: bool, ops: i32) -> i32 {
+        if asked {
+            ops
+        } else {
+            i32::MIN
+        }
+    }
+}
+
 /// Runs blocking storage work off the async workers.
 pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ResponseError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| {
@@ -32,7 +60,7 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
-        LogError::NullKey => ResponseError::InvalidRecord,
+        LogError::NullKey { .. } => ResponseError::InvalidRecord,
         LogError::Sequence(crate::log::producer_state::SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(crate::log::producer_state::SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Io(_) => ResponseError::KafkaStorageError,

@@ -1,6 +1,7 @@
 //! Produce: validate each partition's batches, append them as they came (stamped with offsets).
 
 use super::{blocking, find_partition, find_topic, log_error_code};
+use crate::log::LogError;
 use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::produce_response::*;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -35,8 +36,20 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceReq
                                 .with_log_start_offset(info.log_start_offset),
                             Err(e) => {
                                 tracing::debug!(topic = %partition.topic, partition = p.index, error = %e, "produce refused");
+                                let record_errors = match &e {
+                                    LogError::NullKey { record_indexes } => record_indexes
+                                        .iter()
+                                        .map(|&i| {
+                                            BatchIndexAndErrorMessage::default().with_batch_index(i).with_batch_index_error_message(Some(
+                                                format!("Compacted topic cannot accept message without key in topic partition {}-{}.", partition.topic, p.index).into(),
+                                            ))
+                                        })
+                                        .collect(),
+                                    _ => Vec::new(),
+                                };
                                 resp.with_error_code(log_error_code(&e).code())
                                     .with_error_message(Some(e.to_string().into()))
+                                    .with_record_errors(record_errors)
                             }
                         }
                     })

@@ -589,11 +589,18 @@ impl GroupCoordinator {
         // Kafka: a static member joining a Stable group with its new metadata stored does not
         // rebalance as long as the group would select the same protocol.
         let same_protocol = group.select_protocol() == group.protocol;
-        if group.state == GroupState::Stable && same_protocol && (!was_leader || req.version >= 9) {
+        if group.state == GroupState::Stable && same_protocol {
             // Stable and nothing changed: no rebalance, the member keeps its assignment (KIP-345).
-            // A leader on v9+ gets the member list with skip_assignment (KIP-814).
             let mut result = group.join_result_for(&new_id);
-            result.skip_assignment = was_leader;
+            if req.version >= 9 {
+                // KIP-814: a returning leader gets the member list with skip_assignment.
+                result.skip_assignment = was_leader;
+            } else if was_leader {
+                // Before v9, Kafka names the old leader id: the member does not see itself as
+                // leader, so it does not compute an assignment a Stable group would not send out.
+                result.leader = old_id.to_string();
+                result.members.clear();
+            }
             return (Reply::Now(result), None);
         }
         if let Some(m) = group.members.get_mut(&new_id) {

@@ -31,6 +31,8 @@ pub enum BatchError {
     Crc { stored: u32, computed: u32 },
     #[error("record count {count} does not match last offset delta {delta}")]
     BadCount { count: i32, delta: i32 },
+    #[error("records cannot be decoded: {0}")]
+    Records(String),
 }
 
 /// The header fields of one batch, read without touching its records.
@@ -144,8 +146,8 @@ pub fn validate_all(mut buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
     Ok(out)
 }
 
-/// Reads a zigzag varint (as in record fields) from `b` at `*pos`.
-fn varint(b: &[u8], pos: &mut usize) -> Option<i64> {
+/// Reads a zigzag varint (record fields use them) at `*pos`, advancing it.
+pub(crate) fn varint(b: &[u8], pos: &mut usize) -> Option<i64> {
     let mut v: u64 = 0;
     for shift in (0..64).step_by(7) {
         let byte = *b.get(*pos)?;
@@ -175,6 +177,25 @@ pub fn control_marker(batch: &[u8]) -> Option<bool> {
         1 => Some(true),
         _ => None,
     }
+}
+
+/// A new batch with `template`'s header (base offset, last offset delta, base timestamp, producer
+/// fields, transactional/timestamp-type bits) around another records section: `records` already
+/// compressed with codec `codec_id`, holding `record_count` records, the largest timestamp
+/// `max_timestamp`. Length and CRC are recomputed.
+pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16, max_timestamp: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + records.len());
+    out.extend_from_slice(&template[..HEADER_LEN]);
+    out.extend_from_slice(records);
+    let batch_length = (out.len() - LOG_OVERHEAD) as i32;
+    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
+    let attrs = (i16_at(template, ATTRIBUTES_OFFSET) & !0x07) | (codec_id & 0x07);
+    out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+    out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    out[57..61].copy_from_slice(&record_count.to_be_bytes());
+    let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
+    out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    out
 }
 
 /// Sets a CreateTime batch's max timestamp (inside the CRC, so the CRC is recomputed).

@@ -16,8 +16,8 @@ use super::batch::BatchHeader;
 use super::partition::{now_ms, Partition};
 use super::producer_state::AbortedTxn;
 use super::segment;
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
+use bytes::Bytes;
+use super::records;
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -87,9 +87,10 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
             if h.is_control() || is_aborted(&plan.aborted, h) {
                 return Ok(());
             }
-            for r in decode(bytes)?.1 {
-                if let Some(k) = r.key {
-                    latest.insert(k, r.offset);
+            let recs = records::read(h, bytes).map_err(invalid_data)?;
+            for r in &recs.records {
+                if let Some(k) = recs.key(r) {
+                    latest.insert(Bytes::copy_from_slice(k), r.offset);
                 }
             }
             Ok(())
@@ -116,27 +117,21 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
                     removed += h.record_count.max(0) as usize;
                     return Ok(());
                 }
-                let (compression, records) = decode(bytes)?;
-                let total = records.len();
-                let keep: Vec<Record> = records
-                    .into_iter()
+                let recs = records::read(h, bytes).map_err(invalid_data)?;
+                let keep: Vec<&records::RawRecord> = recs
+                    .records
+                    .iter()
                     .filter(|r| {
-                        let Some(k) = &r.key else { return false };
-                        let newest = latest.get(k) == Some(&r.offset);
-                        let expired_tombstone = r.value.is_none() && r.timestamp < horizon;
+                        let newest = recs.key(r).is_some_and(|k| latest.get(k) == Some(&r.offset));
+                        let expired_tombstone = r.value_is_null && r.timestamp < horizon;
                         newest && !expired_tombstone
                     })
                     .collect();
-                removed += total - keep.len();
-                if keep.len() == total {
+                removed += recs.records.len() - keep.len();
+                if keep.len() == recs.records.len() {
                     out.write_all(bytes)?;
                     written += bytes.len() as u64;
-                } else if !keep.is_empty() {
-                    let mut buf = BytesMut::new();
-                    RecordBatchEncoder::encode(&mut buf, &keep, &RecordEncodeOptions { version: 2, compression })
-                        .map_err(|e| io::Error::other(e.to_string()))?;
-                    // The encoder writes offsets from the records; the leader epoch is ours.
-                    buf[12..16].copy_from_slice(&super::LEADER_EPOCH.to_be_bytes());
+                } else if let Some(buf) = records::rewrite(h, bytes, &recs, keep, None).map_err(invalid_data)? {
                     out.write_all(&buf)?;
                     written += buf.len() as u64;
                 }
@@ -172,8 +167,6 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
     Ok(stats)
 }
 
-fn decode(bytes: &[u8]) -> io::Result<(kafka_protocol::records::Compression, Vec<Record>)> {
-    let mut buf = Bytes::copy_from_slice(bytes);
-    let set = RecordBatchDecoder::decode(&mut buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-    Ok((set.compression, set.records))
+fn invalid_data(e: super::batch::BatchError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }

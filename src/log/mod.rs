@@ -7,6 +7,7 @@ pub mod index;
 pub mod manager;
 pub mod partition;
 pub mod producer_state;
+pub mod records;
 pub mod segment;
 
 pub use manager::{LogManager, Topic, TopicError};

@@ -5,6 +5,7 @@
 
 use super::batch::{self, BatchHeader};
 use super::producer_state::{ProducerStateManager, SequenceError};
+use super::records;
 use super::segment::{self, Segment};
 use crate::config::LogConfig;
 use bytes::Bytes;
@@ -28,8 +29,10 @@ pub enum LogError {
     TooLarge { size: usize, max: i32 },
     #[error("the partition was deleted")]
     Deleted,
-    #[error("Compacted topic cannot accept message without key")]
-    NullKey,
+    /// Kafka refuses keyless records on compacted topics, naming each one by its index in the
+    /// request's records (ProduceResponse `record_errors`).
+    #[error("One or more records have been rejected due to {} record errors in total", .record_indexes.len())]
+    NullKey { record_indexes: Vec<i32> },
     #[error("{0}")]
     Sequence(#[from] SequenceError),
     #[error("I/O error: {0}")]
@@ -185,6 +188,14 @@ impl Partition {
             return Err(batch::BatchError::Truncated { need: batch::HEADER_LEN, have: 0 }.into());
         }
         let mut log = self.lock();
+        let recompressed;
+        let (records, headers) = match log.config.compression {
+            Some(target) if headers.iter().any(|h| !h.is_control() && records::codec(h.attributes) != target) => {
+                recompressed = recompress_all(records, &headers, target)?;
+                (&recompressed[..], batch::validate_all(&recompressed)?)
+            }
+            _ => (records, headers),
+        };
         let max = log.config.max_message_bytes;
         if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
             return Err(LogError::TooLarge { size: h.size, max });
@@ -192,13 +203,20 @@ impl Partition {
         if log.config.cleanup_policy.split(',').any(|p| p == "compact") {
             // Kafka refuses keyless records on compacted topics; this decode runs for them only.
             let mut rest = records;
+            let mut record_indexes = Vec::new();
+            let mut index = 0i32;
             for h in &headers {
-                let mut b = bytes::Bytes::copy_from_slice(&rest[..h.size]);
+                let recs = records::read(h, &rest[..h.size])?;
                 rest = &rest[h.size..];
-                let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut b).map_err(|_| LogError::Batch(batch::BatchError::BadLength(h.size as i32)))?;
-                if !h.is_control() && set.records.iter().any(|r| r.key.is_none()) {
-                    return Err(LogError::NullKey);
+                for r in &recs.records {
+                    if !h.is_control() && r.key.is_none() {
+                        record_indexes.push(index);
+                    }
+                    index += 1;
                 }
+            }
+            if !record_indexes.is_empty() {
+                return Err(LogError::NullKey { record_indexes });
             }
         }
         if let Some(dup) = log.check_sequences(&headers)? {
@@ -215,7 +233,7 @@ impl Partition {
             if append_time.is_none() && h.max_timestamp < h.base_timestamp && !h.is_control() {
                 // Some clients (old Sarama) leave maxTimestamp at -1. Kafka recomputes it from
                 // the records; only such batches pay for the decode.
-                if let Some(max) = records_max_timestamp(bytes) {
+                if let Some(max) = records_max_timestamp(h, bytes) {
                     batch::set_max_timestamp(bytes, max);
                     max_timestamp = max;
                 }
@@ -271,7 +289,7 @@ impl Partition {
     /// in this partition. A marker from an older epoch than the partition knows is refused.
     pub fn append_marker(&self, producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32) -> Result<i64, LogError> {
         use bytes::BufMut;
-        use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+        use kafka_protocol::records::{Compression, Record, TimestampType};
         if let Some(current) = self.lock().producers.epoch_of(producer_id) {
             if producer_epoch < current {
                 return Err(SequenceError::InvalidProducerEpoch { got: producer_epoch, current }.into());
@@ -298,9 +316,7 @@ impl Partition {
             value: Some(value.freeze()),
             headers: Default::default(),
         };
-        let mut buf = bytes::BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, [&record], &RecordEncodeOptions { version: 2, compression: Compression::None })
-            .map_err(|e| LogError::Io(io::Error::other(e.to_string())))?;
+        let buf = records::encode([&record], Compression::None)?;
         Ok(self.append(&buf)?.base_offset)
     }
 
@@ -572,11 +588,26 @@ fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> 
     sync_dir(dir)
 }
 
+/// The batches re-encoded with the topic's `compression.type` (markers and batches already in that
+/// codec stay as they are). Producer id, epoch, sequences and timestamps are kept, as Kafka does.
+fn recompress_all(batches: &[u8], headers: &[BatchHeader], target: kafka_protocol::records::Compression) -> Result<Vec<u8>, LogError> {
+    let mut out = Vec::with_capacity(batches.len());
+    let mut rest = batches;
+    for h in headers {
+        let (bytes, tail) = rest.split_at(h.size);
+        rest = tail;
+        if h.is_control() || records::codec(h.attributes) == target {
+            out.extend_from_slice(bytes);
+        } else {
+            out.extend_from_slice(&records::recompress(h, bytes, target)?);
+        }
+    }
+    Ok(out)
+}
+
 /// The largest record timestamp of a batch, by decoding it.
-fn records_max_timestamp(batch: &[u8]) -> Option<i64> {
-    let mut buf = Bytes::copy_from_slice(batch);
-    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).ok()?;
-    set.records.iter().map(|r| r.timestamp).max()
+fn records_max_timestamp(h: &BatchHeader, batch: &[u8]) -> Option<i64> {
+    records::read(h, batch).ok()?.records.iter().map(|r| r.timestamp).max()
 }
 
 /// Loads the producer snapshot and replays the batches written after it.
@@ -598,13 +629,9 @@ fn load_producer_state(dir: &Path, segments: &BTreeMap<i64, Segment>, log_end: i
 /// First record of a batch whose timestamp satisfies `pred`, as (offset, timestamp). Decodes
 /// the batch (decompressing if needed): used only by ListOffsets, never on produce/fetch.
 fn record_at_or_after(h: &BatchHeader, bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
-    if h.attributes & 0x08 != 0 {
-        // LogAppendTime: every record carries the batch's max timestamp.
-        return pred(h.max_timestamp).then_some((h.base_offset, h.max_timestamp));
-    }
-    let mut buf = Bytes::copy_from_slice(bytes);
-    match kafka_protocol::records::RecordBatchDecoder::decode(&mut buf) {
-        Ok(set) => set.records.iter().find(|r| pred(r.timestamp)).map(|r| (r.offset, r.timestamp)),
+    match records::read(h, bytes) {
+        // (LogAppendTime: every record carries the batch's max timestamp, which read() gives.)
+        Ok(recs) => recs.records.iter().find(|r| pred(r.timestamp)).map(|r| (r.offset, r.timestamp)),
         Err(e) => {
             tracing::warn!(error = %e, base_offset = h.base_offset, "cannot decode batch for timestamp lookup");
             Some((h.base_offset, h.max_timestamp))

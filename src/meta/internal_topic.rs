@@ -3,9 +3,9 @@
 //! and the whole topic is replayed into memory on start. A key's partition is
 //! `abs(javaHashCode(routing key)) % partitions`, as Kafka places groups and transactional ids.
 
-use crate::log::{LogManager, Partition, TopicError};
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use crate::log::{records, LogManager, Partition, TopicError};
+use bytes::Bytes;
+use kafka_protocol::records::{Compression, Record, TimestampType};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -49,10 +49,9 @@ impl InternalTopic {
                 if h.is_control() {
                     return true;
                 }
-                let mut buf = Bytes::copy_from_slice(bytes);
-                match RecordBatchDecoder::decode(&mut buf) {
-                    Ok(set) => {
-                        for r in set.records {
+                match records::decode(bytes) {
+                    Ok((_, batch_records)) => {
+                        for r in batch_records {
                             f(r.key, r.value);
                             n += 1;
                         }
@@ -116,9 +115,7 @@ impl InternalTopic {
                 headers: Default::default(),
             })
             .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
-            .map_err(|e| self.encode_err(&e.to_string()))?;
+        let buf = records::encode(&records, Compression::None).map_err(|e| self.encode_err(&e.to_string()))?;
         self.partition_for(routing_key)?.append(&buf).map_err(|source| InternalTopicError::Log { topic: self.name, source })?;
         Ok(())
     }
