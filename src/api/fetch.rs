@@ -3,6 +3,7 @@
 
 use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
 use crate::log::Partition;
+use crate::server::response::{Spliced, Splicer};
 use crate::server::{Broker, RequestContext};
 use bytes::Bytes;
 use futures::future::select_all;
@@ -27,10 +28,11 @@ struct WantedTopic {
     partitions: Vec<Wanted>,
 }
 
-pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchRequest) -> FetchResponse {
+pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchRequest) -> Spliced<FetchResponse> {
+    let fail = |e: ResponseError| Splicer::default().finish(FetchResponse::default().with_error_code(e.code()));
     if req.session_id != 0 || req.session_epoch > 0 {
         // We never create fetch sessions (KIP-227), so a client cannot hold one.
-        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return fail(ResponseError::FetchSessionIdNotFound);
     }
     let read_committed = req.isolation_level == 1;
     let topics: Arc<Vec<WantedTopic>> = Arc::new(
@@ -67,13 +69,13 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
             r.borrow_and_update();
         }
         let t = topics.clone();
-        let (responses, total, errored) = match blocking(move || read_all(&t, max_bytes, read_committed)).await {
+        let (responses, splicer, total, errored) = match blocking(move || read_all(&t, max_bytes, read_committed)).await {
             Ok(r) => r,
-            Err(e) => return FetchResponse::default().with_error_code(e.code()),
+            Err(e) => return fail(e),
         };
         let now = Instant::now();
         if total >= min_bytes || errored || now >= deadline || receivers.is_empty() || *shutdown.borrow() {
-            return FetchResponse::default().with_responses(responses);
+            return splicer.finish(FetchResponse::default().with_responses(responses));
         }
         let changed = select_all(receivers.iter_mut().map(|r| Box::pin(r.changed())));
         tokio::select! {
@@ -84,9 +86,11 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
     }
 }
 
-/// Reads every wanted partition once. Returns the responses, the record bytes gathered, and
-/// whether any partition had an error (which answers the fetch at once, as Kafka does).
-fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (Vec<FetchableTopicResponse>, usize, bool) {
+/// Reads every wanted partition once. Returns the responses (large record ranges left in the
+/// splicer, to go out with sendfile), the record bytes gathered, and whether any partition had
+/// an error (which answers the fetch at once, as Kafka does).
+fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (Vec<FetchableTopicResponse>, Splicer, usize, bool) {
+    let mut splicer = Splicer::default();
     let mut remaining = max_bytes;
     let mut total = 0usize;
     let mut errored = false;
@@ -110,10 +114,17 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                     // KIP-74: the first batch of the first partition with data comes back whole,
                     // even when it exceeds the limits, so a consumer can always make progress.
                     let min_one = total == 0;
-                    match part.read(w.offset, limit, min_one, read_committed) {
-                        Ok(r) => {
-                            total += r.records.len();
-                            remaining = remaining.saturating_sub(r.records.len());
+                    let read = part.read(w.offset, limit, min_one, read_committed).and_then(|r| {
+                        let records = match r.records.clone() {
+                            Some(slice) => splicer.records(slice)?,
+                            None => Bytes::new(),
+                        };
+                        Ok((r, records))
+                    });
+                    match read {
+                        Ok((r, records)) => {
+                            total += records.len();
+                            remaining = remaining.saturating_sub(records.len());
                             let resp = if read_committed {
                                 resp.with_aborted_transactions(Some(
                                     r.aborted
@@ -127,7 +138,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                             resp.with_high_watermark(r.high_watermark)
                                 .with_last_stable_offset(r.last_stable_offset)
                                 .with_log_start_offset(r.log_start_offset)
-                                .with_records(Some(r.records))
+                                .with_records(Some(records))
                         }
                         Err(e) => {
                             errored = true;
@@ -147,5 +158,5 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
             FetchableTopicResponse::default().with_topic(t.name.clone()).with_topic_id(t.id).with_partitions(partitions)
         })
         .collect();
-    (responses, total, errored)
+    (responses, splicer, total, errored)
 }

@@ -12,3 +12,4 @@ pub mod segment;
 
 pub use manager::{LogManager, Topic, TopicError};
 pub use partition::{LogError, Partition, LEADER_EPOCH};
+pub use segment::FileSlice;

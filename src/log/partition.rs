@@ -8,7 +8,6 @@ use super::producer_state::{ProducerStateManager, SequenceError};
 use super::records;
 use super::segment::{self, Segment};
 use crate::config::LogConfig;
-use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -47,10 +46,11 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
 }
 
-/// What a read returns besides the bytes.
+/// What a read returns: where the batches are, and the partition's offsets.
 #[derive(Debug, Clone)]
 pub struct ReadResult {
-    pub records: Bytes,
+    /// Whole batches (the last possibly cut off at the byte limit); None when there is nothing.
+    pub records: Option<segment::FileSlice>,
     pub high_watermark: i64,
     pub last_stable_offset: i64,
     pub log_start_offset: i64,
@@ -265,7 +265,7 @@ impl Partition {
             return Err(LogError::OffsetOutOfRange { offset, start, end });
         }
         let upper = if read_committed { lso } else { end };
-        let mut records = Bytes::new();
+        let mut records = None;
         if offset < upper {
             for (_, seg) in log.segments.range(..=offset).next_back().into_iter().chain(log.segments.range(offset + 1..)) {
                 // Compaction can leave empty segments and gaps: skip to the next data.
@@ -276,7 +276,7 @@ impl Partition {
                 break;
             }
         }
-        let aborted = if read_committed && !records.is_empty() { log.producers.aborted_in(offset, upper) } else { Vec::new() };
+        let aborted = if read_committed && records.is_some() { log.producers.aborted_in(offset, upper) } else { Vec::new() };
         Ok(ReadResult { records, high_watermark: end, last_stable_offset: lso, log_start_offset: start, aborted })
     }
 

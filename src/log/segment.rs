@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// `00000000000000000042` for base offset 42.
@@ -34,10 +35,37 @@ pub struct Recovery {
     pub batches: usize,
 }
 
+/// A byte range of a segment file, whole batches only: what a fetch hands to the socket with
+/// sendfile(2) instead of reading it. Batches once written are never rewritten in place, and the
+/// `Arc` keeps the file open even if retention or compaction removes it meanwhile.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    file: Arc<File>,
+    pub position: u64,
+    pub len: usize,
+}
+
+impl FileSlice {
+    pub fn new(file: Arc<File>, position: u64, len: usize) -> FileSlice {
+        FileSlice { file, position, len }
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// The bytes themselves, for small reads and for callers that need to look at them.
+    pub fn read_bytes(&self) -> io::Result<Bytes> {
+        let mut buf = BytesMut::zeroed(self.len);
+        self.file.read_exact_at(&mut buf, self.position)?;
+        Ok(buf.freeze())
+    }
+}
+
 pub struct Segment {
     pub base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    log: Arc<File>,
     /// Bytes of whole, valid batches in the file.
     size: u64,
     index: OffsetIndex,
@@ -90,7 +118,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             log_path: dir.join(format!("{stem}.log")),
-            log,
+            log: Arc::new(log),
             size: 0,
             index: OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes)?,
             time_index: TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes)?,
@@ -205,7 +233,7 @@ impl Segment {
     ///
     /// Batches at or past `limit_offset` are left out (read_committed stops at the last stable
     /// offset, which is always a batch boundary).
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, limit_offset: i64) -> io::Result<Bytes> {
+    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, limit_offset: i64) -> io::Result<Option<FileSlice>> {
         let limit = if limit_offset < self.next_offset {
             match self.locate(limit_offset, self.size)? {
                 Some((pos, _)) => pos,
@@ -215,17 +243,15 @@ impl Segment {
             self.size
         };
         let Some((pos, first)) = self.locate(offset, limit)? else {
-            return Ok(Bytes::new());
+            return Ok(None);
         };
         let available = (limit - pos) as usize;
         let want = if min_one { max_bytes.max(first.size) } else { max_bytes };
         let len = want.min(available);
-        if len < first.size && !min_one {
-            return Ok(Bytes::new());
+        if len == 0 || (len < first.size && !min_one) {
+            return Ok(None);
         }
-        let mut buf = BytesMut::zeroed(len);
-        self.log.read_exact_at(&mut buf, pos)?;
-        Ok(buf.freeze())
+        Ok(Some(FileSlice { file: self.log.clone(), position: pos, len }))
     }
 
     /// Calls `f` on each batch (header and bytes) from the batch containing `from_offset` on,

@@ -1,9 +1,10 @@
 //! ApiKey -> handler. The ApiVersions table is generated from the same list that routes
 //! requests, so the broker advertises exactly what it handles.
 
+use super::response::{self, Frame, Spliced};
 use super::Broker;
 use crate::api;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, Message};
@@ -13,8 +14,8 @@ use std::sync::Arc;
 
 /// What the connection does after a request.
 pub enum Outcome {
-    /// Send these bytes (size prefix included).
-    Respond(Bytes),
+    /// Send this response.
+    Respond(Frame),
     /// Send nothing (Produce with acks=0).
     NoResponse,
     /// Log the reason and close the connection, as Kafka does for requests it cannot parse.
@@ -46,7 +47,7 @@ macro_rules! apis {
                     if no_response {
                         return Outcome::NoResponse;
                     }
-                    encode(&ctx.header, key, &resp)
+                    resp.into_outcome(&ctx.header, key)
                 })*
                 _ => Outcome::Close(format!("API {key:?} is not supported")),
             }
@@ -121,7 +122,7 @@ pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) ->
         let resp = ApiVersionsResponse::default()
             .with_error_code(ResponseError::UnsupportedVersion.code())
             .with_api_keys(vec![ApiVersion::default().with_api_key(raw_key).with_min_version(range.min).with_max_version(range.max)]);
-        return encode(&header, key, &resp);
+        return resp.into_outcome(&header, key);
     }
     let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
         Ok(h) => h,
@@ -139,21 +140,31 @@ async fn api_versions(_broker: &Arc<Broker>, _ctx: &RequestContext, _req: ApiVer
     ApiVersionsResponse::default().with_api_keys(api_keys)
 }
 
-fn encode<R: Encodable>(header: &RequestHeader, key: ApiKey, resp: &R) -> Outcome {
-    let version = header.request_api_version;
-    let mut buf = BytesMut::with_capacity(256);
-    buf.put_i32(0);
-    let header_version = key.response_header_version(version);
-    let res = ResponseHeader::default()
-        .with_correlation_id(header.correlation_id)
-        .encode(&mut buf, header_version)
-        .and_then(|_| resp.encode(&mut buf, version));
-    if let Err(e) = res {
-        // A response we cannot encode is a bug in a handler; the client must not hang on it.
-        tracing::error!(api = ?key, version, error = %e, "cannot encode response");
-        return Outcome::Close(format!("internal error encoding {key:?} v{version} response"));
+/// What a handler returns: a response, or one with file ranges to splice in (Fetch).
+trait IntoOutcome {
+    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome;
+}
+
+impl<R: Encodable> IntoOutcome for R {
+    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
+        encoded(header, key, response::encode(header, key, &self, Vec::new()))
     }
-    let size = (buf.len() - 4) as i32;
-    buf[0..4].copy_from_slice(&size.to_be_bytes());
-    Outcome::Respond(buf.freeze())
+}
+
+impl<R: Encodable> IntoOutcome for Spliced<R> {
+    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
+        encoded(header, key, response::encode(header, key, &self.response, self.slices))
+    }
+}
+
+fn encoded(header: &RequestHeader, key: ApiKey, frame: Result<Frame, response::EncodeError>) -> Outcome {
+    match frame {
+        Ok(f) => Outcome::Respond(f),
+        Err(e) => {
+            // A response we cannot encode is a bug in a handler; the client must not hang on it.
+            let version = header.request_api_version;
+            tracing::error!(api = ?key, version, error = %e, "cannot encode response");
+            Outcome::Close(format!("internal error encoding {key:?} v{version} response"))
+        }
+    }
 }

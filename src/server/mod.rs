@@ -4,6 +4,7 @@ mod connection;
 pub mod dispatch;
 pub use dispatch::RequestContext;
 mod listener;
+pub mod response;
 
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OffsetStore};
