@@ -78,6 +78,9 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
     ("log.cleaner.backoff.ms", "15000"),
     ("log.cleaner.enable", "true"),
+    // Odradek's own (not a Kafka key): fsync before acknowledging acks=all, shared by concurrent
+    // producers (group commit). Off by default, as Kafka acknowledges from the page cache.
+    ("acks.all.fsync", "false"),
     ("compression.type", "producer"),
     ("log.message.timestamp.before.max.ms", "9223372036854775807"),
     ("log.message.timestamp.after.max.ms", "9223372036854775807"),
@@ -145,6 +148,8 @@ pub struct Config {
     /// How often the log cleaner looks for compactable partitions (`log.cleaner.backoff.ms`).
     pub cleaner_backoff_ms: u64,
     pub cleaner_enable: bool,
+    /// `acks.all.fsync`: acks=all produce answers only once its data is fsynced (group commit).
+    pub acks_all_fsync: bool,
     pub flush_scheduler_interval_ms: u64,
     /// Broker-level defaults for topic configs, under topic key names.
     pub log_defaults: LogConfig,
@@ -283,6 +288,7 @@ impl Config {
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
             cleaner_backoff_ms: num("log.cleaner.backoff.ms", &get("log.cleaner.backoff.ms"))?,
             cleaner_enable: boolean("log.cleaner.enable", &get("log.cleaner.enable"))?,
+            acks_all_fsync: boolean("acks.all.fsync", &get("acks.all.fsync"))?,
             log_defaults: LogConfig::default(),
             group: GroupConfig {
                 min_session_timeout_ms: num("group.min.session.timeout.ms", &get("group.min.session.timeout.ms"))?,

@@ -289,3 +289,57 @@ fn zero_filled_tail_truncated_after_clean_stop() {
 fn torn_batch_tail_truncated_after_kill9() {
     corrupt_tail(Damage::TornBatch, true);
 }
+
+/// `acks.all.fsync=true`: acks=all produce is answered after an fsync, and concurrent producers
+/// share fsyncs (group commit: the broker reports fewer fsyncs than waiting requests at
+/// shutdown). Every acknowledged record is there after a clean restart, in order.
+#[test]
+fn acks_all_fsync_group_commit() {
+    const PRODUCERS: u64 = 4;
+    const PER_PRODUCER: u64 = 3000;
+    let mut b = TestBroker::start_with(&[("acks.all.fsync", "true")]);
+    let topic = topic_name("fsync");
+    b.create_topic(&topic, 1, &[]);
+    let threads: Vec<_> = (0..PRODUCERS)
+        .map(|n| {
+            // Small batches in flight on every connection, so that requests overlap.
+            let producer = b.producer_with(&[("linger.ms", "0"), ("batch.num.messages", "20")]);
+            let topic = topic.clone();
+            std::thread::spawn(move || {
+                let futs: Vec<_> = (0..PER_PRODUCER)
+                    .map(|i| {
+                        let value = value_for(&format!("p{n}"), i);
+                        (i, send_retry(&producer, FutureRecord::<[u8], [u8]>::to(&topic).partition(0).key(&b"k"[..]).payload(&value[..])))
+                    })
+                    .collect();
+                futs.into_iter().map(|(i, f)| (n, i, await_delivery(f).1)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let acked: Vec<(u64, u64, i64)> = threads.into_iter().flat_map(|t| t.join().expect("producer thread")).collect();
+    assert_eq!(acked.len() as u64, PRODUCERS * PER_PRODUCER);
+
+    b.stop();
+    let line = b
+        .log_lines()
+        .into_iter()
+        .find(|l| l.contains("acks.all.fsync: fsyncs shared"))
+        .unwrap_or_else(|| panic!("no fsync summary at shutdown:\n{}", b.log_tail(20)));
+    let field = |name: &str| -> u64 {
+        let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("{name} in {line}")) + name.len() + 1;
+        line[at..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    let (waits, fsyncs) = (field("produce_waits"), field("fsyncs"));
+    eprintln!("[fsync] {waits} acks=all requests waited for {fsyncs} fsyncs");
+    assert!(fsyncs >= 1, "no fsync at all: {line}");
+    assert!(fsyncs < waits, "no fsync was shared by concurrent requests: {line}");
+
+    b.restart();
+    let consumer = b.consumer();
+    assign(&consumer, &topic, &[(0, 0)]);
+    let recs = poll_n(&consumer, acked.len(), Duration::from_secs(60));
+    let by_offset: HashMap<i64, Vec<u8>> = recs.into_iter().map(|r| (r.offset, r.value.unwrap_or_default())).collect();
+    for (n, i, offset) in acked {
+        assert_eq!(by_offset.get(&offset), Some(&value_for(&format!("p{n}"), i)), "record p{n}/{i} acknowledged at offset {offset}");
+    }
+}

@@ -259,8 +259,14 @@ impl LogManager {
 
     /// Clean shutdown: flush and seal every partition, then leave the marker.
     pub fn close(&self) -> io::Result<()> {
+        let (mut waits, mut fsyncs) = (0, 0);
         for p in self.all_partitions() {
+            let (w, f) = p.sync_stats();
+            (waits, fsyncs) = (waits + w, fsyncs + f);
             p.close()?;
+        }
+        if waits > 0 {
+            tracing::info!(produce_waits = waits, fsyncs, "acks.all.fsync: fsyncs shared by acks=all produce requests");
         }
         meta::write_atomic(&self.data_dir, CLEAN_SHUTDOWN, b"")
     }

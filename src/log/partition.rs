@@ -11,7 +11,7 @@ use crate::config::LogConfig;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -42,6 +42,8 @@ pub enum LogError {
 #[derive(Debug, Clone, Copy)]
 pub struct AppendInfo {
     pub base_offset: i64,
+    /// The log end offset right after the append (what `sync_upto` must cover for it).
+    pub log_end_offset: i64,
     pub log_append_time: Option<i64>,
     pub log_start_offset: i64,
 }
@@ -64,6 +66,19 @@ pub struct Partition {
     dir: PathBuf,
     log: Mutex<Log>,
     end_offset: watch::Sender<i64>,
+    /// Group commit (`sync_upto`): what is known fsynced, and whether an fsync is running.
+    sync: Mutex<SyncState>,
+    sync_done: Condvar,
+}
+
+#[derive(Default)]
+struct SyncState {
+    /// Every offset below this is on stable storage.
+    durable: i64,
+    syncing: bool,
+    /// sync_upto calls and the fsyncs they took (group commit shares fsyncs among calls).
+    calls: u64,
+    fsyncs: u64,
 }
 
 struct Log {
@@ -150,7 +165,47 @@ impl Partition {
             dir,
             log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start, cleaned_upto: None }),
             end_offset,
+            sync: Mutex::new(SyncState::default()),
+            sync_done: Condvar::new(),
         })
+    }
+
+    /// (sync_upto calls, fsyncs they took).
+    pub fn sync_stats(&self) -> (u64, u64) {
+        let st = self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        (st.calls, st.fsyncs)
+    }
+
+    /// Returns once every offset below `offset` is fsynced (`acks.all.fsync`). Group commit:
+    /// one caller fsyncs the active segment — outside the partition lock, so appends go on —
+    /// while the others wait, and that one fsync covers everything appended before it started.
+    /// Rolled segments were fsynced when they rolled.
+    pub fn sync_upto(&self, offset: i64) -> io::Result<()> {
+        let lock_sync = || self.sync.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = lock_sync();
+        st.calls += 1;
+        loop {
+            if st.durable >= offset {
+                return Ok(());
+            }
+            if st.syncing {
+                st = self.sync_done.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            st.syncing = true;
+            st.fsyncs += 1;
+            drop(st);
+            let (file, upto) = {
+                let log = self.lock();
+                (log.segments.values().next_back().map(|s| s.file()), log.next_offset)
+            };
+            let res = file.map_or(Ok(()), |f| f.sync_data());
+            st = lock_sync();
+            st.syncing = false;
+            self.sync_done.notify_all();
+            res?;
+            st.durable = st.durable.max(upto);
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
@@ -220,7 +275,7 @@ impl Partition {
             }
         }
         if let Some(dup) = log.check_sequences(&headers)? {
-            return Ok(AppendInfo { base_offset: dup.first_offset, log_append_time: None, log_start_offset: log.start_offset() });
+            return Ok(AppendInfo { base_offset: dup.first_offset, log_end_offset: log.next_offset, log_append_time: None, log_start_offset: log.start_offset() });
         }
         let append_time = log.config.log_append_time.then(now_ms);
         let base_offset = log.next_offset;
@@ -249,7 +304,7 @@ impl Partition {
             pos += h.size;
         }
         log.maybe_flush()?;
-        let info = AppendInfo { base_offset, log_append_time: append_time, log_start_offset: log.start_offset() };
+        let info = AppendInfo { base_offset, log_end_offset: log.next_offset, log_append_time: append_time, log_start_offset: log.start_offset() };
         let end = log.next_offset;
         drop(log);
         self.end_offset.send_replace(end);
@@ -679,6 +734,8 @@ impl Log {
             old.flush()?;
         }
         let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
+        // The new file's directory entry must survive a power loss too.
+        sync_dir(dir)?;
         self.segments.insert(base, seg);
         // As Kafka does at every roll: recovery replays at most the active segment.
         self.producers.write_snapshot(dir, base)?;

@@ -233,6 +233,11 @@ impl Segment {
     ///
     /// Batches at or past `limit_offset` are left out (read_committed stops at the last stable
     /// offset, which is always a batch boundary).
+    /// The open `.log` file (to fsync it without holding the partition lock).
+    pub fn file(&self) -> Arc<File> {
+        self.log.clone()
+    }
+
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, limit_offset: i64) -> io::Result<Option<FileSlice>> {
         let limit = if limit_offset < self.next_offset {
             match self.locate(limit_offset, self.size)? {
