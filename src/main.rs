@@ -48,7 +48,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let handle = match Broker::start(config).await {
             Ok(h) => h,
             Err(e) => {
@@ -76,7 +76,11 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         }
-    })
+    });
+    // The logs are closed; a request still blocked in a storage thread (a long fsync, say) must
+    // not keep the process alive (dropping a runtime waits for its blocking tasks forever).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
 
 async fn wait_for_signal() {

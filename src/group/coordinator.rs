@@ -762,6 +762,7 @@ impl GroupCoordinator {
     }
 
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        self.expire_overdue();
         let groups = self.lock();
         let g = groups.get(group_id)?;
         let protocol = g.protocol.clone().unwrap_or_default();
@@ -787,6 +788,7 @@ impl GroupCoordinator {
 
     /// (group id, protocol type, state) for every group.
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        self.expire_overdue();
         let groups = self.lock();
         let mut v: Vec<_> = groups.values().map(|g| (g.id.clone(), g.protocol_type.clone().unwrap_or_default(), g.state)).collect();
         v.sort();
@@ -809,6 +811,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups: only empty groups; their offsets go too.
     pub fn delete_group(&self, group_id: &str) -> Result<(), ResponseError> {
+        self.expire_overdue();
         let mut groups = self.lock();
         let state = match groups.get(group_id) {
             Some(g) => g.state,
@@ -834,6 +837,12 @@ impl GroupCoordinator {
 
     /// Expires sessions, pending member ids and rebalance deadlines; expires old offsets of
     /// empty groups when `expire_offsets` is set.
+    /// Admin requests see sessions expire on time: Kafka's expiry timers fire at the deadline,
+    /// our timer task only every 50 ms, so members whose session is over are removed first.
+    fn expire_overdue(&self) {
+        self.tick(false);
+    }
+
     pub fn tick(&self, expire_offsets: bool) {
         let now = Instant::now();
         let mut to_persist = Vec::new();
