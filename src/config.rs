@@ -78,6 +78,7 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.cleaner.max.compaction.lag.ms", "9223372036854775807"),
     ("log.cleaner.backoff.ms", "15000"),
     ("log.cleaner.enable", "true"),
+    ("num.recovery.threads.per.data.dir", "2"),
     // Odradek's own (not a Kafka key): fsync before acknowledging acks=all, shared by concurrent
     // producers (group commit). Off by default, as Kafka acknowledges from the page cache.
     ("acks.all.fsync", "false"),
@@ -148,6 +149,8 @@ pub struct Config {
     /// How often the log cleaner looks for compactable partitions (`log.cleaner.backoff.ms`).
     pub cleaner_backoff_ms: u64,
     pub cleaner_enable: bool,
+    /// `num.recovery.threads.per.data.dir`: threads opening the logs at start.
+    pub recovery_threads: usize,
     /// `acks.all.fsync`: acks=all produce answers only once its data is fsynced (group commit).
     pub acks_all_fsync: bool,
     pub flush_scheduler_interval_ms: u64,
@@ -288,6 +291,7 @@ impl Config {
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
             cleaner_backoff_ms: num("log.cleaner.backoff.ms", &get("log.cleaner.backoff.ms"))?,
             cleaner_enable: boolean("log.cleaner.enable", &get("log.cleaner.enable"))?,
+            recovery_threads: num("num.recovery.threads.per.data.dir", &get("num.recovery.threads.per.data.dir"))?,
             acks_all_fsync: boolean("acks.all.fsync", &get("acks.all.fsync"))?,
             log_defaults: LogConfig::default(),
             group: GroupConfig {

@@ -77,13 +77,17 @@ impl LogManager {
         std::fs::create_dir_all(&data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN);
         let clean = marker.exists();
+        let stored = meta::load_topics(&data_dir)?;
+        let configs = stored.iter().map(|t| config.log_config(&t.configs)).collect::<Result<Vec<_>, _>>()?;
+        let jobs: Vec<(usize, i32)> = stored.iter().enumerate().flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p))).collect();
+        // As Kafka's num.recovery.threads.per.data.dir: partitions open (and recover) in parallel.
+        let opened = parallel_map(&jobs, config.recovery_threads, |&(i, p)| {
+            Partition::open(&data_dir, &stored[i].name, p, configs[i].clone(), clean).map(Arc::new)
+        });
+        let mut opened = opened.into_iter();
         let mut topics = HashMap::new();
-        for t in meta::load_topics(&data_dir)? {
-            let log_config = config.log_config(&t.configs)?;
-            let mut partitions = Vec::new();
-            for p in 0..t.partitions {
-                partitions.push(Arc::new(Partition::open(&data_dir, &t.name, p, log_config.clone(), clean)?));
-            }
+        for t in stored {
+            let partitions = opened.by_ref().take(t.partitions.max(0) as usize).collect::<Result<Vec<_>, _>>()?;
             topics.insert(t.name.clone(), Arc::new(Topic { name: t.name, id: t.id, configs: t.configs, partitions }));
         }
         if clean {
@@ -284,4 +288,27 @@ fn sync_filesystem(dir: &std::path::Path) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// `f` over `items` on up to `threads` threads; results in the order of `items`.
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<(usize, R)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads.clamp(1, items.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break mine };
+                        mine.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        // A worker can only panic through `f`; carry the panic over rather than lose results.
+        workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
