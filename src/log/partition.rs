@@ -242,44 +242,34 @@ impl Partition {
         if headers.is_empty() {
             return Err(batch::BatchError::Truncated { need: batch::HEADER_LEN, have: 0 }.into());
         }
-        let mut log = self.lock();
-        let recompressed;
-        let (records, headers) = match log.config.compression {
-            Some(target) if headers.iter().any(|h| !h.is_control() && records::codec(h.attributes) != target) => {
-                recompressed = recompress_all(records, &headers, target)?;
-                (&recompressed[..], batch::validate_all(&recompressed)?)
-            }
-            _ => (records, headers),
+        // The checks that look inside batches (only topics whose config asks for them pay) run
+        // before taking the lock, so they never hold up other appends and reads.
+        let (compression, compacted) = {
+            let log = self.lock();
+            (log.config.compression, log.config.cleanup_policy.split(',').any(|p| p == "compact"))
         };
+        let (mut buf, headers) = match compression {
+            Some(target) if headers.iter().any(|h| !h.is_control() && records::codec(h.attributes) != target) => {
+                let recompressed = recompress_all(records, &headers, target)?;
+                let headers = batch::validate_all(&recompressed)?;
+                (recompressed, headers)
+            }
+            // The one copy of the payload: offsets are stamped into it.
+            _ => (records.to_vec(), headers),
+        };
+        if compacted {
+            check_keys(&buf, &headers)?;
+        }
+        let mut log = self.lock();
         let max = log.config.max_message_bytes;
         if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
             return Err(LogError::TooLarge { size: h.size, max });
-        }
-        if log.config.cleanup_policy.split(',').any(|p| p == "compact") {
-            // Kafka refuses keyless records on compacted topics; this decode runs for them only.
-            let mut rest = records;
-            let mut record_indexes = Vec::new();
-            let mut index = 0i32;
-            for h in &headers {
-                let recs = records::read(h, &rest[..h.size])?;
-                rest = &rest[h.size..];
-                for r in &recs.records {
-                    if !h.is_control() && r.key.is_none() {
-                        record_indexes.push(index);
-                    }
-                    index += 1;
-                }
-            }
-            if !record_indexes.is_empty() {
-                return Err(LogError::NullKey { record_indexes });
-            }
         }
         if let Some(dup) = log.check_sequences(&headers)? {
             return Ok(AppendInfo { base_offset: dup.first_offset, log_end_offset: log.next_offset, log_append_time: None, log_start_offset: log.start_offset() });
         }
         let append_time = log.config.log_append_time.then(now_ms);
         let base_offset = log.next_offset;
-        let mut buf = records.to_vec();
         let mut pos = 0;
         for h in &headers {
             let bytes = &mut buf[pos..pos + h.size];
@@ -643,6 +633,28 @@ fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> 
     }
     std::fs::rename(swap, dir.join(format!("{}.log", segment::file_stem(first))))?;
     sync_dir(dir)
+}
+
+/// Kafka refuses keyless records on compacted topics, naming each by its index in the request.
+fn check_keys(batches: &[u8], headers: &[BatchHeader]) -> Result<(), LogError> {
+    let mut rest = batches;
+    let mut record_indexes = Vec::new();
+    let mut index = 0i32;
+    for h in headers {
+        let (bytes, tail) = rest.split_at(h.size);
+        rest = tail;
+        for r in &records::read(h, bytes)?.records {
+            if !h.is_control() && r.key.is_none() {
+                record_indexes.push(index);
+            }
+            index += 1;
+        }
+    }
+    if record_indexes.is_empty() {
+        Ok(())
+    } else {
+        Err(LogError::NullKey { record_indexes })
+    }
 }
 
 /// The batches re-encoded with the topic's `compression.type` (markers and batches already in that
