@@ -112,8 +112,8 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                     // KIP-74: the first batch of the first partition with data comes back whole,
                     // even when it exceeds the limits, so a consumer can always make progress.
                     let min_one = total == 0;
-                    let read = part.read(w.offset, limit, min_one, read_committed).and_then(|r| {
-                        let records = match r.records.clone() {
+                    let read = part.read(w.offset, limit, min_one, read_committed).and_then(|mut r| {
+                        let records = match r.records.take() {
                             Some(slice) => splicer.records(slice)?,
                             None => Bytes::new(),
                         };

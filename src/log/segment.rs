@@ -46,7 +46,8 @@ pub struct FileSlice {
 }
 
 impl FileSlice {
-    pub fn new(file: Arc<File>, position: u64, len: usize) -> FileSlice {
+    #[cfg(test)]
+    pub(crate) fn new(file: Arc<File>, position: u64, len: usize) -> FileSlice {
         FileSlice { file, position, len }
     }
 
@@ -227,17 +228,18 @@ impl Segment {
         Ok(None)
     }
 
-    /// Reads whole batches starting with the one containing `offset`: at least that one batch
-    /// (even past `max_bytes`), then as much as fits in `max_bytes`; the last batch may be cut
-    /// short at the limit, as Kafka does (clients drop a partial trailing batch).
-    ///
-    /// Batches at or past `limit_offset` are left out (read_committed stops at the last stable
-    /// offset, which is always a batch boundary).
     /// The open `.log` file (to fsync it without holding the partition lock).
     pub fn file(&self) -> Arc<File> {
         self.log.clone()
     }
 
+    /// Where the whole batches starting with the one containing `offset` are: at least that one
+    /// batch (even past `max_bytes`), then as much as fits in `max_bytes`; the last batch may be
+    /// cut short at the limit, as Kafka does (clients drop a partial trailing batch). Nothing is
+    /// read: the caller sends the range (or reads it if small).
+    ///
+    /// Batches at or past `limit_offset` are left out (read_committed stops at the last stable
+    /// offset, which is always a batch boundary).
     pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool, limit_offset: i64) -> io::Result<Option<FileSlice>> {
         let limit = if limit_offset < self.next_offset {
             match self.locate(limit_offset, self.size)? {
