@@ -26,14 +26,8 @@ pub const PRODUCE_VERSION: i16 = 9;
 /// Fetch request version (the last one that names topics instead of using topic ids).
 pub const FETCH_VERSION: i16 = 12;
 
-// RecordBatch v2 header layout (byte offsets).
-const BATCH_LENGTH_AT: usize = 8;
-const CRC_AT: usize = 17;
-const ATTRIBUTES_AT: usize = 21;
-const LAST_OFFSET_DELTA_AT: usize = 23;
-const BASE_SEQUENCE_AT: usize = 53;
-const RECORDS_COUNT_AT: usize = 57;
-const BATCH_HEADER: usize = 61;
+// The RecordBatch v2 header layout and parser are the broker's own (odradek::log::batch).
+use odradek::log::batch::{parse_header, ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET, CRC_OFFSET, HEADER_LEN};
 
 /// One uncompressed RecordBatch v2 of `count` records with `record_bytes`-byte values and no key,
 /// from a non-idempotent producer (producer id -1, base sequence -1).
@@ -62,27 +56,18 @@ pub fn encode_batch(record_bytes: usize, count: usize) -> Bytes {
     let mut buf = BytesMut::new();
     RecordBatchEncoder::encode(&mut buf, &records, &RecordEncodeOptions { version: 2, compression: Compression::None })
         .expect("encode record batch");
-    buf[BASE_SEQUENCE_AT..BASE_SEQUENCE_AT + 4].copy_from_slice(&(-1i32).to_be_bytes());
-    let crc = crc32c::crc32c(&buf[ATTRIBUTES_AT..]);
-    buf[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    buf[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4].copy_from_slice(&(-1i32).to_be_bytes());
+    let crc = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..]);
+    buf[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     let batch = buf.freeze();
-    assert_eq!(batch_length(&batch), Some(batch.len()), "one batch");
+    assert_eq!(odradek::log::batch::validate(&batch).map(|h| h.size), Ok(batch.len()), "one valid batch");
     batch
-}
-
-/// Total size (12 + batchLength) of the batch at the start of `b`, if its header is complete.
-fn batch_length(b: &[u8]) -> Option<usize> {
-    if b.len() < BATCH_HEADER {
-        return None;
-    }
-    let len = i32::from_be_bytes(b[BATCH_LENGTH_AT..BATCH_LENGTH_AT + 4].try_into().unwrap());
-    Some(12 + len.max(0) as usize)
 }
 
 /// Records per batch so that a batch is about `batch_bytes` long.
 pub fn records_per_batch(record_bytes: usize, batch_bytes: usize) -> usize {
     // ~7-10 bytes of per-record framing without key and headers.
-    (batch_bytes.saturating_sub(BATCH_HEADER) / (record_bytes + 8)).max(1)
+    (batch_bytes.saturating_sub(HEADER_LEN) / (record_bytes + 8)).max(1)
 }
 
 /// A produce request carrying one batch for each of `partitions`.
@@ -314,20 +299,16 @@ fn sleep_unless(stop: &AtomicBool, d: Duration) {
 /// their bytes; reads batch headers only. A trailing partial batch is ignored.
 pub fn walk_batches(records: &[u8], from: i64) -> (i64, u64, u64) {
     let (mut next, mut count, mut bytes, mut pos) = (from, 0u64, 0u64, 0usize);
-    while let Some(len) = batch_length(&records[pos..]) {
-        if pos + len > records.len() {
+    while let Ok(h) = parse_header(&records[pos..]) {
+        if pos + h.size > records.len() {
             break;
         }
-        let b = &records[pos..pos + len];
-        let base = i64::from_be_bytes(b[0..8].try_into().unwrap());
-        let last_delta = i32::from_be_bytes(b[LAST_OFFSET_DELTA_AT..LAST_OFFSET_DELTA_AT + 4].try_into().unwrap());
-        let last = base + last_delta as i64;
-        if last >= next {
-            count += i32::from_be_bytes(b[RECORDS_COUNT_AT..RECORDS_COUNT_AT + 4].try_into().unwrap()).max(0) as u64;
-            bytes += len as u64;
-            next = last + 1;
+        if h.last_offset() >= next {
+            count += h.record_count.max(0) as u64;
+            bytes += h.size as u64;
+            next = h.last_offset() + 1;
         }
-        pos += len;
+        pos += h.size;
     }
     (next, count, bytes)
 }

@@ -13,8 +13,9 @@
 pub const HEADER_LEN: usize = 61;
 /// baseOffset + batchLength: what precedes the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;
-const CRC_OFFSET: usize = 17;
-const ATTRIBUTES_OFFSET: usize = 21;
+pub const CRC_OFFSET: usize = 17;
+pub const ATTRIBUTES_OFFSET: usize = 21;
+pub const BASE_SEQUENCE_OFFSET: usize = 53;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 
@@ -113,7 +114,7 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         max_timestamp: i64_at(buf, MAX_TIMESTAMP_OFFSET),
         producer_id: i64_at(buf, 43),
         producer_epoch: i16_at(buf, 51),
-        base_sequence: i32_at(buf, 53),
+        base_sequence: i32_at(buf, BASE_SEQUENCE_OFFSET),
         record_count: i32_at(buf, 57),
     })
 }
