@@ -3,7 +3,7 @@
 //!
 //! Fetch responses carry record batches straight from the log. kafka-protocol encodes the whole
 //! response, but a large records field is given to it as a *placeholder* of the right length (a
-//! slice of a static zero page that is never sent); the buffer it encodes into recognises the
+//! slice of a read-only mapping of zero pages, never sent); the buffer it encodes into recognises the
 //! placeholder by address and records the file range in its place. The frame is thus encoded by
 //! kafka-protocol byte for byte as usual, and the batch bytes never pass through user space.
 
@@ -13,15 +13,26 @@ use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::Encodable;
+use memmap2::{Mmap, MmapOptions};
 use std::ops::Range;
+use std::sync::OnceLock;
 
 /// Below this size a records field is copied into the response instead: one sendfile plus the
 /// writes around it cost more than copying a few KiB.
 pub const SPLICE_MIN_BYTES: usize = 16 * 1024;
 
-/// Placeholder bytes for file ranges. It is in .bss: never written, and never read unless a
-/// placeholder reached an ordinary buffer (which `encode` refuses), so it costs no memory.
-static PLACEHOLDER: [u8; 64 << 20] = [0; 64 << 20];
+/// Placeholder bytes for file ranges: one read-only anonymous mapping of zero pages, made once.
+/// Never written and never read (unless a placeholder reached an ordinary buffer, which `encode`
+/// refuses), so it costs address space only — not memory, and not binary size as a static would.
+/// None if the mapping fails: fetches then read their records instead.
+fn placeholder() -> Option<&'static [u8]> {
+    static MAP: OnceLock<Option<&'static [u8]>> = OnceLock::new();
+    *MAP.get_or_init(|| {
+        let map = MmapOptions::new().len(64 << 20).map_anon().and_then(|m| m.make_read_only()).ok()?;
+        let map: &'static Mmap = Box::leak(Box::new(map));
+        Some(&map[..])
+    })
+}
 
 /// One piece of a response.
 pub enum Chunk {
@@ -51,12 +62,14 @@ impl Splicer {
     /// The value for a records field holding `slice`: a placeholder for a large slice (sent with
     /// sendfile later), the bytes themselves for a small one.
     pub fn records(&mut self, slice: FileSlice) -> std::io::Result<Bytes> {
-        if slice.len < SPLICE_MIN_BYTES || slice.len > PLACEHOLDER.len() {
-            return slice.read_bytes();
+        match placeholder() {
+            Some(p) if slice.len >= SPLICE_MIN_BYTES && slice.len <= p.len() => {
+                let len = slice.len;
+                self.slices.push(slice);
+                Ok(Bytes::from_static(&p[..len]))
+            }
+            _ => slice.read_bytes(),
         }
-        let len = slice.len;
-        self.slices.push(slice);
-        Ok(Bytes::from_static(&PLACEHOLDER[..len]))
     }
 
     pub fn finish<R>(self, response: R) -> Spliced<R> {
@@ -116,7 +129,7 @@ impl SpliceBuf {
     }
 
     fn is_placeholder(src: &[u8]) -> bool {
-        !src.is_empty() && src.as_ptr() == PLACEHOLDER.as_ptr()
+        !src.is_empty() && placeholder().is_some_and(|p| src.as_ptr() == p.as_ptr())
     }
 
     fn fail(&mut self, e: EncodeError) {
@@ -240,7 +253,7 @@ mod tests {
     #[test]
     fn placeholder_without_its_slice_is_refused() {
         let resp = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
-            .with_partitions(vec![PartitionData::default().with_records(Some(Bytes::from_static(&PLACEHOLDER[..SPLICE_MIN_BYTES])))])]);
+            .with_partitions(vec![PartitionData::default().with_records(Some(Bytes::from_static(&placeholder().unwrap()[..SPLICE_MIN_BYTES])))])]);
         let header = RequestHeader::default().with_request_api_version(12);
         assert!(matches!(encode(&header, ApiKey::Fetch, &resp, Vec::new()), Err(EncodeError::Placeholders)));
     }
