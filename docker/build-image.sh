@@ -16,7 +16,7 @@
 #    does not fight the normal build, and lays out a build context in target/static/docker-context;
 # 4. `podman build` of docker/Dockerfile (FROM scratch: nothing is pulled from any registry);
 #    prints the image size;
-# 5. starts `podman system service --time=0 unix://$SOCK` in the background (detached, output in
+# 5. starts `podman system service --time=0 unix://$SOCK` in the background (detached, run from /, output in
 #    /tmp/odradek-podman-service.log) unless something already answers on $SOCK.
 # The last line printed is `DOCKER_HOST=unix://$SOCK`.
 #
@@ -160,11 +160,20 @@ echo "image $IMAGE: $size bytes ($(( (size + 524288) / 1048576 )) MiB), binary $
 answers() { podman --remote --url "unix://$SOCK" version >/dev/null 2>&1; }
 PIDFILE=$SOCK.pid
 # A service this script started before the configuration changed still runs with the old one.
-if answers && [ -f "$PIDFILE" ] && [ "$CONF" -nt "$PIDFILE" ]; then
+# One whose working directory was deleted (a removed clone) cannot start containers: runc fails
+# with "write child: broken pipe". Both are restarted.
+if answers && [ -f "$PIDFILE" ]; then
     pid=$(cat "$PIDFILE")
-    log "restarting the podman API (pid $pid): $CONF changed since it started"
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    why=
+    if [ "$CONF" -nt "$PIDFILE" ]; then why="$CONF changed since it started"
+    elif [[ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" == *" (deleted)" ]]; then
+        why="its working directory was deleted"
+    fi
+    if [ -n "$why" ]; then
+        log "restarting the podman API (pid $pid): $why"
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
 fi
 if answers; then
     log "podman API already answering on $SOCK"
@@ -173,7 +182,8 @@ else
     log "starting podman system service on unix://$SOCK (log: $SERVICE_LOG)"
     # Detached from this shell (own session, no inherited stdout/stderr) so it outlives the
     # script and does not hold a CI runner's pipes open.
-    setsid nohup podman system service --time=0 "unix://$SOCK" >"$SERVICE_LOG" 2>&1 </dev/null &
+    # Started in / so that deleting this checkout later does not break it (see above).
+    (cd / && exec setsid nohup podman system service --time=0 "unix://$SOCK" >"$SERVICE_LOG" 2>&1 </dev/null) &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         answers && break
