@@ -199,24 +199,32 @@ pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16
     out
 }
 
-/// Sets a CreateTime batch's max timestamp (inside the CRC, so the CRC is recomputed).
-pub fn set_max_timestamp(batch: &mut [u8], max_timestamp: i64) {
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
-    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
-    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+/// The CRC of a batch given as its header (the first `HEADER_LEN` bytes) and the rest.
+fn crc_of(header: &[u8], body: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_OFFSET..HEADER_LEN]), body)
 }
 
-/// Rewrites the fields the leader owns: base offset and leader epoch (outside the CRC), and for
-/// LogAppendTime the timestamp type and max timestamp (inside it, so the CRC is recomputed).
-pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+/// Sets a CreateTime batch's max timestamp in its header (inside the CRC, so the CRC is
+/// recomputed over the header and `body`, the rest of the batch).
+pub fn set_max_timestamp(header: &mut [u8], body: &[u8], max_timestamp: i64) {
+    header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    let crc = crc_of(header, body);
+    header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Rewrites the fields the leader owns, all in the batch's header (so the produce path stamps a
+/// copy of the 61 header bytes and writes the records from the request as they are): base offset
+/// and leader epoch (outside the CRC), and for LogAppendTime the timestamp type and max timestamp
+/// (inside it, so the CRC is recomputed over the header and `body`, the rest of the batch).
+pub fn stamp(header: &mut [u8], body: &[u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
-        let attrs = i16_at(batch, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
-        batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
-        batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
-        let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
-        batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        let attrs = i16_at(header, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
+        header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
+        header[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = crc_of(header, body);
+        header[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     }
 }
 
@@ -267,10 +275,15 @@ pub(crate) mod tests {
     #[test]
     fn stamping_keeps_crc_valid() {
         let mut b = sample_batch(2, 5);
-        stamp(&mut b, 42, 0, None);
+        let (header, body) = b.split_at_mut(HEADER_LEN);
+        stamp(header, body, 42, 0, None);
         assert_eq!(validate(&b).unwrap().base_offset, 42);
-        stamp(&mut b, 43, 0, Some(99));
+        let (header, body) = b.split_at_mut(HEADER_LEN);
+        stamp(header, body, 43, 0, Some(99));
         let h = validate(&b).unwrap();
         assert_eq!((h.base_offset, h.max_timestamp, h.attributes & 0x08), (43, 99, 0x08));
+        let (header, body) = b.split_at_mut(HEADER_LEN);
+        set_max_timestamp(header, body, 7);
+        assert_eq!(validate(&b).unwrap().max_timestamp, 7);
     }
 }

@@ -248,17 +248,17 @@ impl Partition {
             let log = self.lock();
             (log.config.compression, log.config.cleanup_policy.split(',').any(|p| p == "compact"))
         };
-        let (mut buf, headers) = match compression {
+        let recompressed;
+        let (buf, headers) = match compression {
             Some(target) if headers.iter().any(|h| !h.is_control() && records::codec(h.attributes) != target) => {
-                let recompressed = recompress_all(records, &headers, target)?;
+                recompressed = recompress_all(records, &headers, target)?;
                 let headers = batch::validate_all(&recompressed)?;
-                (recompressed, headers)
+                (&recompressed[..], headers)
             }
-            // The one copy of the payload: offsets are stamped into it.
-            _ => (records.to_vec(), headers),
+            _ => (records, headers),
         };
         if compacted {
-            check_keys(&buf, &headers)?;
+            check_keys(buf, &headers)?;
         }
         let mut log = self.lock();
         let max = log.config.max_message_bytes;
@@ -272,21 +272,25 @@ impl Partition {
         let base_offset = log.next_offset;
         let mut pos = 0;
         for h in &headers {
-            let bytes = &mut buf[pos..pos + h.size];
+            let bytes = &buf[pos..pos + h.size];
+            // The request's bytes are written as they came; only a copy of the header is stamped.
+            let mut header = [0u8; batch::HEADER_LEN];
+            header.copy_from_slice(&bytes[..batch::HEADER_LEN]);
+            let body = &bytes[batch::HEADER_LEN..];
             let offset = log.next_offset;
             let mut max_timestamp = append_time.unwrap_or(h.max_timestamp);
             if append_time.is_none() && h.max_timestamp < h.base_timestamp && !h.is_control() {
                 // Some clients (old Sarama) leave maxTimestamp at -1. Kafka recomputes it from
                 // the records; only such batches pay for the decode.
                 if let Some(max) = records_max_timestamp(h, bytes) {
-                    batch::set_max_timestamp(bytes, max);
+                    batch::set_max_timestamp(&mut header, body, max);
                     max_timestamp = max;
                 }
             }
-            batch::stamp(bytes, offset, LEADER_EPOCH, append_time);
+            batch::stamp(&mut header, body, offset, LEADER_EPOCH, append_time);
             let stamped = BatchHeader { base_offset: offset, max_timestamp, ..*h };
             log.maybe_roll(&self.dir, &stamped)?;
-            log.active().ok_or(LogError::Deleted)?.append(bytes, &stamped)?;
+            log.active().ok_or(LogError::Deleted)?.append(&header, body, &stamped)?;
             let marker = if stamped.is_control() { batch::control_marker(bytes) } else { None };
             log.producers.update(&stamped, marker);
             log.next_offset = stamped.next_offset();

@@ -7,6 +7,7 @@ use super::index::{OffsetIndex, TimeIndex};
 use bytes::{Bytes, BytesMut};
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -201,13 +202,13 @@ impl Segment {
         self.index.is_full() || self.time_index.is_full()
     }
 
-    /// Appends one stamped, validated batch.
-    pub fn append(&mut self, bytes: &[u8], h: &BatchHeader) -> io::Result<()> {
+    /// Appends one stamped, validated batch, given as its header and the rest (one pwritev).
+    pub fn append(&mut self, header: &[u8], body: &[u8], h: &BatchHeader) -> io::Result<()> {
         let position = self.size;
-        self.log.write_all_at(bytes, position)?;
+        write_all_at(&self.log, &[header, body], position)?;
         self.index_batch(h, position as u32);
         self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
-        self.size += bytes.len() as u64;
+        self.size += (header.len() + body.len()) as u64;
         self.next_offset = h.next_offset();
         Ok(())
     }
@@ -330,6 +331,35 @@ pub fn read_batches(path: &Path, limit: u64, mut f: impl FnMut(&BatchHeader, &[u
         file.read_exact_at(&mut buf, pos)?;
         f(&h, &buf)?;
         pos += h.size as u64;
+    }
+    Ok(())
+}
+
+/// Writes `parts` one after another at `position` with pwritev(2), resuming after short writes.
+fn write_all_at(file: &File, parts: &[&[u8]; 2], mut position: u64) -> io::Result<()> {
+    let mut parts = *parts;
+    while parts.iter().any(|p| !p.is_empty()) {
+        let iov = parts.map(|p| libc::iovec { iov_base: p.as_ptr() as *mut libc::c_void, iov_len: p.len() });
+        // SAFETY: each iovec points into a slice borrowed for the whole call (pwritev only reads
+        // them), the count matches the array, and the descriptor is the open file we borrow.
+        let n = unsafe { libc::pwritev(file.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, position as libc::off_t) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "pwritev wrote nothing"));
+        }
+        position += n as u64;
+        let mut n = n as usize;
+        for p in parts.iter_mut() {
+            let k = n.min(p.len());
+            *p = &p[k..];
+            n -= k;
+        }
     }
     Ok(())
 }

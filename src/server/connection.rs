@@ -7,13 +7,13 @@ use super::dispatch::{self, Outcome};
 use super::response::{Chunk, Frame};
 use super::Broker;
 use crate::log::FileSlice;
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Interest};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
@@ -22,6 +22,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, w);
     let mut shutdown = broker.shutdown.clone();
     let max = broker.config.socket_request_max_bytes;
+    let mut frame = BytesMut::new();
     loop {
         let size = tokio::select! {
             r = reader.read_i32() => match r {
@@ -34,12 +35,11 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             tracing::warn!(%peer, size, max, "closing connection: request size is invalid or exceeds socket.request.max.bytes");
             break;
         }
-        let mut frame = BytesMut::zeroed(size as usize);
-        if let Err(e) = reader.read_exact(&mut frame).await {
+        if let Err(e) = read_frame(&mut reader, size as usize, &mut frame).await {
             tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
             break;
         }
-        match dispatch::handle(&broker, peer, frame.freeze()).await {
+        match dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()).await {
             Outcome::Respond(frame) => {
                 if let Err(e) = send(&mut writer, frame).await {
                     tracing::debug!(%peer, error = %e, "closing connection: write failed");
@@ -97,6 +97,19 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> io::Result<()> {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Reads a `size`-byte frame into fresh memory that is never zeroed first (reads larger than
+/// the reader's buffer go straight from the socket into it).
+async fn read_frame(reader: &mut BufReader<OwnedReadHalf>, size: usize, frame: &mut BytesMut) -> io::Result<()> {
+    *frame = BytesMut::with_capacity(size);
+    while frame.len() < size {
+        let want = size - frame.len();
+        if reader.read_buf(&mut frame.limit(want)).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
         }
     }
     Ok(())
