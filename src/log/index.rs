@@ -6,7 +6,7 @@
 //! entries when the segment rolls or the broker shuts down. After a crash the active segment's
 //! indexes are rebuilt from the log, so a torn index never outlives recovery.
 
-use memmap2::MmapMut;
+use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -22,18 +22,43 @@ struct IndexFile {
 }
 
 impl IndexFile {
-    /// Opens (creating if needed) with room for `max_bytes`; `entries` valid entries are kept.
-    fn open(path: &Path, entry_size: usize, max_bytes: u64, entries: usize) -> io::Result<IndexFile> {
+    /// Opens (creating if needed) an index that may grow to `max_bytes`. With `valid`, the
+    /// leading entries already in the file that pass `valid(prev, entry)` are kept (a trimmed
+    /// index after a clean shutdown); otherwise it starts empty. The file is grown to
+    /// `max_bytes` only on the first push past what it holds, so opening costs no ftruncate
+    /// (startup with many partitions) and sealed segments never grow.
+    fn open(path: &Path, entry_size: usize, max_bytes: u64, valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool>) -> io::Result<IndexFile> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let len = file.metadata()?.len() as usize;
+        // SAFETY: the file is private to this broker's data dir and only this process maps it;
+        // its length changes only through `grow`/`trim`, which drop the mapping first.
+        let mmap = if len >= entry_size { Some(unsafe { MmapOptions::new().len(len).map_mut(&file)? }) } else { None };
+        let entries = match (valid, &mmap) {
+            (Some(ok), Some(m)) => {
+                let mut n = 0;
+                let mut prev: Option<&[u8]> = None;
+                for e in m[..len - len % entry_size].chunks_exact(entry_size) {
+                    if !ok(prev, e) {
+                        break;
+                    }
+                    prev = Some(e);
+                    n += 1;
+                }
+                n
+            }
+            _ => 0,
+        };
         let capacity = (max_bytes as usize / entry_size).max(entries + 1);
-        file.set_len((capacity * entry_size) as u64)?;
-        // SAFETY: the file is private to this broker's data dir and only this process maps it.
-        let mmap = unsafe { MmapMut::map_mut(&file)? };
-        Ok(IndexFile { path: path.to_path_buf(), file, mmap: Some(mmap), entries, entry_size, capacity })
+        Ok(IndexFile { path: path.to_path_buf(), file, mmap, entries, entry_size, capacity })
     }
 
     fn is_full(&self) -> bool {
         self.entries >= self.capacity
+    }
+
+    /// Entries the file (and its mapping) has room for now.
+    fn mapped(&self) -> usize {
+        self.mmap.as_ref().map_or(0, |m| m.len() / self.entry_size)
     }
 
     fn entry(&self, i: usize) -> &[u8] {
@@ -41,29 +66,42 @@ impl IndexFile {
         &m[i * self.entry_size..(i + 1) * self.entry_size]
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
         if self.is_full() {
-            return;
+            return Ok(());
+        }
+        if self.entries >= self.mapped() {
+            self.remap(self.capacity)?;
         }
         if let Some(m) = self.mmap.as_mut() {
             let at = self.entries * self.entry_size;
             m[at..at + self.entry_size].copy_from_slice(bytes);
             self.entries += 1;
         }
+        Ok(())
     }
 
-    /// Shrinks the file to its entries (done on roll and on clean shutdown) and maps it again
-    /// at that size: a sealed index stays readable but takes no more entries.
-    fn trim(&mut self) -> io::Result<()> {
+    /// Sets the file to room for `entries` entries and maps it again at that size.
+    fn remap(&mut self, entries: usize) -> io::Result<()> {
         if let Some(m) = self.mmap.take() {
             m.flush()?;
         }
-        self.file.set_len((self.entries * self.entry_size) as u64)?;
-        self.capacity = self.entries;
-        if self.entries > 0 {
+        let len = entries * self.entry_size;
+        self.file.set_len(len as u64)?;
+        if entries > 0 {
             // SAFETY: as in `open`.
-            self.mmap = Some(unsafe { MmapMut::map_mut(&self.file)? });
+            self.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&self.file)? });
         }
+        Ok(())
+    }
+
+    /// Shrinks the file to its entries (done on roll and on clean shutdown): a sealed index
+    /// stays readable but takes no more entries.
+    fn trim(&mut self) -> io::Result<()> {
+        if self.mapped() != self.entries || self.mmap.as_ref().is_some_and(|m| m.len() % self.entry_size != 0) {
+            self.remap(self.entries)?;
+        }
+        self.capacity = self.entries;
         Ok(())
     }
 
@@ -87,25 +125,6 @@ impl IndexFile {
         }
         lo.checked_sub(1)
     }
-
-    /// Reads back a trimmed file: how many leading entries are valid under `ok(prev, entry)`.
-    fn count_valid(path: &Path, entry_size: usize, ok: impl Fn(Option<&[u8]>, &[u8]) -> bool) -> io::Result<usize> {
-        let data = match std::fs::read(path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        let mut n = 0;
-        let mut prev: Option<&[u8]> = None;
-        for e in data.chunks_exact(entry_size) {
-            if !ok(prev, e) {
-                break;
-            }
-            prev = Some(e);
-            n += 1;
-        }
-        Ok(n)
-    }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -123,22 +142,19 @@ impl OffsetIndex {
 
     /// Opens the index; `trust_existing` keeps the entries already on disk (clean shutdown).
     pub fn open(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> io::Result<OffsetIndex> {
-        let entries = if trust_existing {
-            IndexFile::count_valid(path, Self::ENTRY, |prev, e| match prev {
-                None => true,
-                Some(p) => u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4),
-            })?
-        } else {
-            0
+        let valid = |prev: Option<&[u8]>, e: &[u8]| match prev {
+            None => true,
+            Some(p) => u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4),
         };
-        Ok(OffsetIndex { base_offset, file: IndexFile::open(path, Self::ENTRY, max_bytes, entries)? })
+        let valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool> = if trust_existing { Some(&valid) } else { None };
+        Ok(OffsetIndex { base_offset, file: IndexFile::open(path, Self::ENTRY, max_bytes, valid)? })
     }
 
-    pub fn append(&mut self, offset: i64, position: u32) {
+    pub fn append(&mut self, offset: i64, position: u32) -> io::Result<()> {
         let mut e = [0u8; 8];
         e[0..4].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
         e[4..8].copy_from_slice(&position.to_be_bytes());
-        self.file.push(&e);
+        self.file.push(&e)
     }
 
     /// The greatest indexed (offset, position) at or below `offset`, else the segment start.
@@ -186,28 +202,27 @@ impl TimeIndex {
 
     pub fn open(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> io::Result<TimeIndex> {
         let ts = |e: &[u8]| i64::from_be_bytes(e[0..8].try_into().unwrap_or([0; 8]));
-        let entries = if trust_existing {
-            IndexFile::count_valid(path, Self::ENTRY, |prev, e| match prev {
-                None => ts(e) != 0 || u32_at(e, 8) != 0,
-                Some(p) => ts(e) > ts(p) && u32_at(e, 8) >= u32_at(p, 8),
-            })?
-        } else {
-            0
+        let valid = |prev: Option<&[u8]>, e: &[u8]| match prev {
+            None => ts(e) != 0 || u32_at(e, 8) != 0,
+            Some(p) => ts(e) > ts(p) && u32_at(e, 8) >= u32_at(p, 8),
         };
-        let file = IndexFile::open(path, Self::ENTRY, max_bytes, entries)?;
+        let valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool> = if trust_existing { Some(&valid) } else { None };
+        let file = IndexFile::open(path, Self::ENTRY, max_bytes, valid)?;
+        let entries = file.entries;
         let last_timestamp = if entries > 0 { ts(file.entry(entries - 1)) } else { i64::MIN };
         Ok(TimeIndex { base_offset, file, last_timestamp })
     }
 
     /// Records that the batch ending at `offset` raised the segment's max timestamp to `timestamp`.
-    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) {
+    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> io::Result<()> {
         if timestamp > self.last_timestamp {
             let mut e = [0u8; 12];
             e[0..8].copy_from_slice(&timestamp.to_be_bytes());
             e[8..12].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
-            self.file.push(&e);
+            self.file.push(&e)?;
             self.last_timestamp = timestamp;
         }
+        Ok(())
     }
 
     pub fn last_timestamp(&self) -> Option<i64> {
@@ -246,8 +261,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("0.index");
         let mut idx = OffsetIndex::open(&p, 100, 1024, false).unwrap();
-        idx.append(110, 4096);
-        idx.append(130, 8192);
+        idx.append(110, 4096).unwrap();
+        idx.append(130, 8192).unwrap();
         assert_eq!(idx.lookup(100), (100, 0));
         assert_eq!(idx.lookup(115), (110, 4096));
         assert_eq!(idx.lookup(500), (130, 8192));
@@ -260,9 +275,9 @@ mod tests {
     fn time_index_lookup() {
         let dir = tempfile::tempdir().unwrap();
         let mut t = TimeIndex::open(&dir.path().join("0.timeindex"), 0, 1200, false).unwrap();
-        t.maybe_append(10, 5);
-        t.maybe_append(9, 6);
-        t.maybe_append(20, 9);
+        t.maybe_append(10, 5).unwrap();
+        t.maybe_append(9, 6).unwrap();
+        t.maybe_append(20, 9).unwrap();
         assert_eq!(t.lookup(5), 0);
         assert_eq!(t.lookup(15), 5);
         assert_eq!(t.lookup(25), 9);

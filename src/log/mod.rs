@@ -13,3 +13,8 @@ pub mod segment;
 pub use manager::{LogManager, Topic, TopicError};
 pub use partition::{LogError, Partition, LEADER_EPOCH};
 pub use segment::FileSlice;
+
+/// The names of the entries of `dir`.
+pub(crate) fn list_dir(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+    std::fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
+}

@@ -7,6 +7,7 @@ use super::batch::{self, BatchHeader};
 use super::producer_state::{ProducerStateManager, SequenceError};
 use super::records;
 use super::segment::{self, Segment};
+use super::list_dir;
 use crate::config::LogConfig;
 use std::collections::BTreeMap;
 use std::io;
@@ -115,22 +116,28 @@ impl Partition {
     /// good batch, its indexes rebuilt.
     pub fn open(data_dir: &Path, topic: &str, index: i32, config: LogConfig, clean: bool) -> io::Result<Partition> {
         let dir = data_dir.join(Self::dir_name(topic, index));
-        std::fs::create_dir_all(&dir)?;
+        // One listing serves the whole open (startup cost grows with the number of partitions).
+        let mut names = match list_dir(&dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&dir)?;
+                Vec::new()
+            }
+            r => r?,
+        };
         // A cleaner output that never got swapped in is garbage; a swap that was committed (renamed
         // to `.swap`) but not finished is finished now.
-        for e in std::fs::read_dir(&dir)?.filter_map(|e| e.ok()) {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.ends_with(".log.cleaned") {
-                std::fs::remove_file(e.path())?;
-            } else if let Some((first, end)) = parse_swap_name(&name) {
-                tracing::info!(topic, partition = index, segment = first, "completing an interrupted compaction swap");
-                finish_swap(&dir, first, end, &e.path())?;
+        if names.iter().any(|n| n.ends_with(".log.cleaned") || parse_swap_name(n).is_some()) {
+            for name in &names {
+                if name.ends_with(".log.cleaned") {
+                    std::fs::remove_file(dir.join(name))?;
+                } else if let Some((first, end)) = parse_swap_name(name) {
+                    tracing::info!(topic, partition = index, segment = first, "completing an interrupted compaction swap");
+                    finish_swap(&dir, first, end, &dir.join(name))?;
+                }
             }
+            names = list_dir(&dir)?;
         }
-        let mut bases: Vec<i64> = std::fs::read_dir(&dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| segment::parse_stem(&e.file_name().to_string_lossy(), ".log"))
-            .collect();
+        let mut bases: Vec<i64> = names.iter().filter_map(|n| segment::parse_stem(n, ".log")).collect();
         bases.sort_unstable();
         let mut segments = BTreeMap::new();
         let last = bases.last().copied();
@@ -156,8 +163,12 @@ impl Partition {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
         }
         let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
-        let (producers, snapshot_offset) = load_producer_state(&dir, &segments, next_offset)?;
-        let log_start = std::fs::read_to_string(dir.join(LOG_START_FILE)).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0).min(next_offset);
+        let (producers, snapshot_offset) = load_producer_state(&dir, &names, &segments, next_offset)?;
+        let log_start = if names.iter().any(|n| n == LOG_START_FILE) {
+            std::fs::read_to_string(dir.join(LOG_START_FILE)).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0).min(next_offset)
+        } else {
+            0
+        };
         let (end_offset, _) = watch::channel(next_offset);
         Ok(Partition {
             topic: topic.to_string(),
@@ -684,8 +695,8 @@ fn records_max_timestamp(h: &BatchHeader, batch: &[u8]) -> Option<i64> {
 }
 
 /// Loads the producer snapshot and replays the batches written after it.
-fn load_producer_state(dir: &Path, segments: &BTreeMap<i64, Segment>, log_end: i64) -> io::Result<(ProducerStateManager, Option<i64>)> {
-    let (mut producers, from) = ProducerStateManager::load(dir, log_end)?;
+fn load_producer_state(dir: &Path, names: &[String], segments: &BTreeMap<i64, Segment>, log_end: i64) -> io::Result<(ProducerStateManager, Option<i64>)> {
+    let (mut producers, from) = ProducerStateManager::load(dir, names, log_end)?;
     let snapshot = (from == log_end).then_some(from);
     for seg in segments.values().filter(|s| s.next_offset > from) {
         seg.for_each_batch(from.max(seg.base_offset), |h, bytes| {

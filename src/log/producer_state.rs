@@ -191,7 +191,7 @@ impl ProducerStateManager {
         let tmp = dir.join(format!("{name}.tmp"));
         std::fs::write(&tmp, &json)?;
         std::fs::rename(&tmp, dir.join(&name))?;
-        let mut offsets = Self::snapshot_offsets(dir)?;
+        let mut offsets = Self::snapshot_offsets(&super::list_dir(dir)?);
         offsets.sort_unstable();
         let n = offsets.len();
         for o in offsets.into_iter().take(n.saturating_sub(2)) {
@@ -200,17 +200,15 @@ impl ProducerStateManager {
         Ok(())
     }
 
-    fn snapshot_offsets(dir: &Path) -> io::Result<Vec<i64>> {
-        Ok(std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok())
-            .filter_map(|e| super::segment::parse_stem(&e.file_name().to_string_lossy(), ".snapshot"))
-            .collect())
+    fn snapshot_offsets(names: &[String]) -> Vec<i64> {
+        names.iter().filter_map(|n| super::segment::parse_stem(n, ".snapshot")).collect()
     }
 
-    /// Loads the newest readable snapshot at or below `log_end`; returns it and the offset from
-    /// which the log must be replayed. Snapshots past the log end (after truncation) are removed.
-    pub fn load(dir: &Path, log_end: i64) -> io::Result<(ProducerStateManager, i64)> {
-        let mut offsets = Self::snapshot_offsets(dir)?;
+    /// Loads the newest readable snapshot at or below `log_end` (`names`: the entries of `dir`);
+    /// returns it and the offset from which the log must be replayed. Snapshots past the log end
+    /// (after truncation) are removed.
+    pub fn load(dir: &Path, names: &[String], log_end: i64) -> io::Result<(ProducerStateManager, i64)> {
+        let mut offsets = Self::snapshot_offsets(names);
         offsets.sort_unstable_by(|a, b| b.cmp(a));
         for o in offsets {
             let path = dir.join(Self::snapshot_name(o));
@@ -281,10 +279,10 @@ mod tests {
         let mut s = ProducerStateManager::default();
         s.update(&header(1, 0, 0, 1, 0), None);
         s.write_snapshot(d.path(), 1).unwrap();
-        let (l, at) = ProducerStateManager::load(d.path(), 5).unwrap();
+        let (l, at) = ProducerStateManager::load(d.path(), &crate::log::list_dir(d.path()).unwrap(), 5).unwrap();
         assert_eq!(at, 1);
         assert!(l.check(&header(1, 0, 0, 1, 9)).unwrap().is_some());
-        let (_, at) = ProducerStateManager::load(d.path(), 0).unwrap();
+        let (_, at) = ProducerStateManager::load(d.path(), &crate::log::list_dir(d.path()).unwrap(), 0).unwrap();
         assert_eq!(at, 0);
     }
 }

@@ -154,7 +154,7 @@ impl Segment {
                 if batch::validate(&buf).is_err() {
                     break;
                 }
-                self.index_batch(&h, pos as u32);
+                self.index_batch(&h, pos as u32)?;
             }
             self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
             expected_min = h.next_offset();
@@ -177,13 +177,14 @@ impl Segment {
         self.time_index.last_timestamp().unwrap_or(-1)
     }
 
-    fn index_batch(&mut self, h: &BatchHeader, position: u32) {
+    fn index_batch(&mut self, h: &BatchHeader, position: u32) -> io::Result<()> {
         if self.bytes_since_index >= self.index_interval {
-            self.index.append(h.base_offset, position);
-            self.time_index.maybe_append(self.max_timestamp.max(h.max_timestamp), h.last_offset());
+            self.index.append(h.base_offset, position)?;
+            self.time_index.maybe_append(self.max_timestamp.max(h.max_timestamp), h.last_offset())?;
             self.bytes_since_index = 0;
         }
         self.bytes_since_index += h.size as u64;
+        Ok(())
     }
 
     pub fn size(&self) -> u64 {
@@ -206,7 +207,7 @@ impl Segment {
     pub fn append(&mut self, header: &[u8], body: &[u8], h: &BatchHeader) -> io::Result<()> {
         let position = self.size;
         write_all_at(&self.log, &[header, body], position)?;
-        self.index_batch(h, position as u32);
+        self.index_batch(h, position as u32)?;
         self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
         self.size += (header.len() + body.len()) as u64;
         self.next_offset = h.next_offset();
@@ -298,7 +299,7 @@ impl Segment {
     pub fn seal(&mut self) -> io::Result<()> {
         // Like Kafka's onBecomeInactiveSegment: the last entry records the segment's max timestamp.
         if self.max_timestamp >= 0 && self.next_offset > self.base_offset {
-            self.time_index.maybe_append(self.max_timestamp, self.next_offset - 1);
+            self.time_index.maybe_append(self.max_timestamp, self.next_offset - 1)?;
         }
         self.index.trim()?;
         self.time_index.trim()
