@@ -318,6 +318,12 @@ fn acks_all_fsync_group_commit() {
         .collect();
     let acked: Vec<(u64, u64, i64)> = threads.into_iter().flat_map(|t| t.join().expect("producer thread")).collect();
     assert_eq!(acked.len() as u64, PRODUCERS * PER_PRODUCER);
+    // A connection appends its next requests while earlier ones wait for their fsync: each
+    // producer's records must still land, and be acknowledged, in the order it sent them.
+    for n in 0..PRODUCERS {
+        let offsets: Vec<i64> = acked.iter().filter(|a| a.0 == n).map(|a| a.2).collect();
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "producer {n}: offsets out of send order");
+    }
 
     b.stop();
     let line = b

@@ -3,6 +3,7 @@
 
 use super::{blocking, find_partition, find_topic, log_error_code};
 use crate::log::{LogError, Partition};
+use crate::server::response::Deferred;
 use crate::server::{Broker, RequestContext};
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::*;
@@ -12,11 +13,16 @@ use std::sync::Arc;
 
 /// Appends run on the connection's own worker: a write into the page cache takes microseconds,
 /// less than handing the request to another thread and back (which dominated the profile).
-/// Only waiting for an fsync (`acks.all.fsync`) goes to a blocking thread.
-pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceRequest) -> ProduceResponse {
+/// Only waiting for an fsync (`acks.all.fsync`) goes to a blocking thread, and the response is
+/// then deferred: the connection appends its next requests meanwhile, so that one fsync covers
+/// several requests of each connection (group commit), still answering in order.
+pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceRequest) -> Deferred<ProduceResponse> {
     let fsync = req.acks == -1 && broker.config.acks_all_fsync;
     let (mut responses, to_sync) = append_all(broker, req, fsync);
-    if !to_sync.is_empty() {
+    if to_sync.is_empty() {
+        return Deferred::Now(ProduceResponse::default().with_responses(responses));
+    }
+    Deferred::Later(Box::pin(async move {
         // Every partition is appended first and fsynced after, so that one request's fsyncs
         // overlap with other requests' appends and are shared (Partition::sync_upto).
         let failed = blocking(move || {
@@ -36,8 +42,8 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceReq
             r.error_code = ResponseError::KafkaStorageError.code();
             r.base_offset = -1;
         }
-    }
-    ProduceResponse::default().with_responses(responses)
+        ProduceResponse::default().with_responses(responses)
+    }))
 }
 
 type ToSync = Vec<(usize, usize, Arc<Partition>, i64)>;

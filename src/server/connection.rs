@@ -1,20 +1,31 @@
 //! One client connection: 4-byte size-prefixed frames in, responses out in request order.
 //!
-//! Like Kafka's SocketServer, a connection handles one request at a time (Kafka mutes the channel
-//! until the response is sent), so pipelined requests are answered strictly in order.
+//! Like Kafka's SocketServer, a connection handles one request at a time, so pipelined requests
+//! are answered strictly in order. One difference: a produce waiting for its fsync
+//! (`acks.all.fsync`) does not hold up reading and appending the requests behind it (up to
+//! `MAX_DEFERRED`); their responses queue behind it.
 
 use super::dispatch::{self, Outcome};
 use super::response::{Chunk, Frame};
 use super::Broker;
 use crate::log::FileSlice;
 use bytes::{BufMut, BytesMut};
+use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+
+/// Deferred responses (produce waiting for an fsync) a connection may have outstanding before it
+/// stops reading requests: like librdkafka's default max.in.flight, it bounds memory and latency.
+const MAX_DEFERRED: usize = 5;
+
+type Pending = VecDeque<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
 
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
@@ -23,13 +34,30 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let mut shutdown = broker.shutdown.clone();
     let max = broker.config.socket_request_max_bytes;
     let mut frame = BytesMut::new();
-    loop {
+    let mut size_buf = BytesMut::with_capacity(4);
+    // Outcomes not yet sent, in request order; only non-empty once a response was deferred.
+    let mut pending: Pending = VecDeque::new();
+    'conn: loop {
         let size = tokio::select! {
-            r = reader.read_i32() => match r {
+            biased;
+            _ = shutdown.changed() => break,
+            outcome = async {
+                match pending.front_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if !pending.is_empty() => {
+                pending.pop_front();
+                if !respond(&mut writer, peer, outcome).await || writer.flush().await.is_err() {
+                    break;
+                }
+                continue;
+            }
+            // Cancel-safe: a size prefix read halfway stays in `size_buf` for the next turn.
+            r = read_size(&mut reader, &mut size_buf), if pending.len() < MAX_DEFERRED => match r {
                 Ok(n) => n,
                 Err(_) => break, // EOF or reset: the client went away
             },
-            _ = shutdown.changed() => break,
         };
         if size < 0 || size as usize > max {
             tracing::warn!(%peer, size, max, "closing connection: request size is invalid or exceeds socket.request.max.bytes");
@@ -39,25 +67,59 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
             break;
         }
-        match dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()).await {
-            Outcome::Respond(frame) => {
-                if let Err(e) = send(&mut writer, frame).await {
-                    tracing::debug!(%peer, error = %e, "closing connection: write failed");
-                    break;
-                }
-                // Batch responses into one write while another whole request is already buffered.
-                if !holds_whole_frame(reader.buffer()) && writer.flush().await.is_err() {
-                    break;
-                }
+        let outcome = dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()).await;
+        if !pending.is_empty() || matches!(outcome, Outcome::Later(_)) {
+            // Behind a deferred response everything waits its turn, so answers stay in order.
+            match outcome {
+                Outcome::Later(f) => pending.push_back(f),
+                Outcome::NoResponse => {}
+                ready => pending.push_back(Box::pin(std::future::ready(ready))),
             }
-            Outcome::NoResponse => {}
-            Outcome::Close(reason) => {
-                tracing::warn!(%peer, "closing connection: {reason}");
-                break;
-            }
+            continue;
+        }
+        if !respond(&mut writer, peer, outcome).await {
+            break 'conn;
+        }
+        // Batch responses into one write while another whole request is already buffered.
+        if !holds_whole_frame(reader.buffer()) && writer.flush().await.is_err() {
+            break;
         }
     }
     let _ = writer.flush().await;
+}
+
+/// Sends (or acts on) one ready outcome; false when the connection must close.
+async fn respond(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
+    match outcome {
+        Outcome::Respond(frame) => match send(writer, frame).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "closing connection: write failed");
+                false
+            }
+        },
+        Outcome::NoResponse => true,
+        Outcome::Close(reason) => {
+            tracing::warn!(%peer, "closing connection: {reason}");
+            false
+        }
+        // Only the connection loop holds deferred outcomes; a handler never nests them.
+        Outcome::Later(f) => Box::pin(respond(writer, peer, f.await)).await,
+    }
+}
+
+/// Reads the 4-byte size prefix of the next request into `buf` (which keeps what a cancelled
+/// call read), then returns it.
+async fn read_size(reader: &mut BufReader<OwnedReadHalf>, buf: &mut BytesMut) -> io::Result<i32> {
+    while buf.len() < 4 {
+        let want = 4 - buf.len();
+        if reader.read_buf(&mut buf.limit(want)).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    buf.clear();
+    Ok(size)
 }
 
 /// Writes a response: bytes through the buffer, file ranges with sendfile(2) straight from the

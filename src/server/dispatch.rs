@@ -1,7 +1,7 @@
 //! ApiKey -> handler. The ApiVersions table is generated from the same list that routes
 //! requests, so the broker advertises exactly what it handles.
 
-use super::response::{self, Frame, Spliced};
+use super::response::{self, Deferred, Frame, Spliced};
 use super::Broker;
 use crate::api;
 use bytes::Bytes;
@@ -16,6 +16,8 @@ use std::sync::Arc;
 pub enum Outcome {
     /// Send this response.
     Respond(Frame),
+    /// The response (or a close) once this completes; requests behind it may be handled meanwhile.
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>),
     /// Send nothing (Produce with acks=0).
     NoResponse,
     /// Log the reason and close the connection, as Kafka does for requests it cannot parse.
@@ -154,6 +156,18 @@ impl<R: Encodable> IntoOutcome for R {
 impl<R: Encodable> IntoOutcome for Spliced<R> {
     fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
         encoded(header, key, response::encode(header, key, &self.response, self.slices))
+    }
+}
+
+impl<R: Encodable + Send + 'static> IntoOutcome for Deferred<R> {
+    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
+        match self {
+            Deferred::Now(r) => r.into_outcome(header, key),
+            Deferred::Later(f) => {
+                let header = header.clone();
+                Outcome::Later(Box::pin(async move { f.await.into_outcome(&header, key) }))
+            }
+        }
     }
 }
 

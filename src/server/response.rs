@@ -52,6 +52,14 @@ pub struct Spliced<R> {
     pub slices: Vec<FileSlice>,
 }
 
+/// A response that is ready now, or once a future completes (a produce waiting for its fsync):
+/// the connection goes on reading and handling the requests behind it meanwhile, and answers
+/// them all in order.
+pub enum Deferred<R> {
+    Now(R),
+    Later(std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>>),
+}
+
 /// Collects the file ranges of one response while its handler builds it.
 #[derive(Default)]
 pub struct Splicer {
