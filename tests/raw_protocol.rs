@@ -485,6 +485,68 @@ fn pipelined_requests_answered_in_order() {
     }
 }
 
+/// With `acks.all.fsync` a produce waiting for its fsync does not stop the connection: requests
+/// behind it are read and appended meanwhile. Answers must still come in request order, offsets
+/// in send order, nothing for acks=0, and an acknowledged produce must not wait for a
+/// long-polling fetch sent after it.
+#[test]
+fn pipelined_produces_with_fsync_answered_in_order() {
+    let b = TestBroker::start_with(&[("acks.all.fsync", "true")]);
+    let mut c = Conn::connect(&b);
+    c.ensure_topic("fsync-pipe");
+    c.ensure_topic("fsync-idle");
+    let mv = c.pick_key(API_METADATA, 12);
+    let mreq = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("fsync-pipe")))),
+    ]));
+    // 8 acks=all produces, a metadata, an acks=0 produce, one more acks=all produce: one write.
+    let mut bytes = Vec::new();
+    let mut pv = 0;
+    for i in 0..8 {
+        let (v, req) = c.produce_req("fsync-pipe", 0, batch(&kvs(&format!("r{i}-"), 3)), -1);
+        pv = v;
+        bytes.extend(frame(&encode_request(i + 1, v, &req)));
+    }
+    bytes.extend(frame(&encode_request(9, mv, &mreq)));
+    let (_, req) = c.produce_req("fsync-pipe", 0, batch(&kvs("r8-", 3)), 0);
+    bytes.extend(frame(&encode_request(10, pv, &req)));
+    let (_, req) = c.produce_req("fsync-pipe", 0, batch(&kvs("r9-", 3)), -1);
+    bytes.extend(frame(&encode_request(11, pv, &req)));
+    c.write(&bytes);
+    for i in 0..8 {
+        let f = c.read_frame();
+        let pr = decode_response::<ProduceRequest>(&f, i + 1, pv);
+        let p = &pr.responses[0].partition_responses[0];
+        assert_eq!((p.error_code, p.base_offset), (0, 3 * i as i64), "produce #{} answered out of order", i + 1);
+    }
+    let md = decode_response::<MetadataRequest>(&c.read_frame(), 9, mv);
+    assert_eq!(md.topics[0].error_code, 0);
+    let pr = decode_response::<ProduceRequest>(&c.read_frame(), 11, pv);
+    assert_eq!(pr.responses[0].partition_responses[0].base_offset, 27, "after 8 acks=all and one acks=0 produce of 3 records");
+    let recs = decode_records(&c.fetch("fsync-pipe", 0, 0).records);
+    let values: Vec<Vec<u8>> = recs.iter().map(|r| r.value.as_deref().unwrap_or_default().to_vec()).collect();
+    let expected: Vec<Vec<u8>> = (0..10).flat_map(|i| kvs(&format!("r{i}-"), 3)).map(|(_, v)| v).collect();
+    assert_eq!(values, expected, "records stored in send order");
+
+    // A produce, then a fetch that long-polls an empty partition for 3 s: the produce's answer
+    // comes once its fsync is done, not after the fetch.
+    let (v, req) = c.produce_req("fsync-pipe", 0, batch(&kvs("late-", 1)), -1);
+    let (fv, freq) = c.fetch_req("fsync-idle", 0, 0, 3000, 1);
+    let mut bytes = frame(&encode_request(21, v, &req));
+    bytes.extend(frame(&encode_request(22, fv, &freq)));
+    let t0 = Instant::now();
+    c.write(&bytes);
+    let pr = decode_response::<ProduceRequest>(&c.read_frame(), 21, v);
+    let acked = t0.elapsed();
+    assert_eq!(pr.responses[0].partition_responses[0].base_offset, 30);
+    let fr = one_partition(decode_response::<FetchRequest>(&c.read_frame(), 22, fv));
+    let fetched = t0.elapsed();
+    assert_eq!(fr.error_code, 0);
+    assert!(fetched >= Duration::from_millis(2500), "the fetch long-polled only {fetched:?}");
+    assert!(acked < Duration::from_millis(2000), "the produce was acknowledged after {acked:?}, behind the fetch's long poll");
+    assert_healthy(&b);
+}
+
 #[test]
 fn fetch_semantics() {
     let b = TestBroker::start();

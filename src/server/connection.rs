@@ -41,13 +41,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
         let size = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            outcome = async {
-                match pending.front_mut() {
-                    Some(f) => f.await,
-                    None => std::future::pending().await,
-                }
-            }, if !pending.is_empty() => {
-                pending.pop_front();
+            outcome = next_deferred(&mut pending), if !pending.is_empty() => {
                 if !respond(&mut writer, peer, outcome).await || writer.flush().await.is_err() {
                     break;
                 }
@@ -67,7 +61,23 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
             break;
         }
-        let outcome = dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()).await;
+        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()));
+        // Deferred responses ahead of this request go out as they become ready, also while it
+        // is being handled (a long-polling fetch must not hold back an fsynced produce's ack).
+        let outcome = loop {
+            if pending.is_empty() {
+                break handling.await;
+            }
+            tokio::select! {
+                biased;
+                outcome = &mut handling => break outcome,
+                outcome = next_deferred(&mut pending) => {
+                    if !respond(&mut writer, peer, outcome).await || writer.flush().await.is_err() {
+                        break 'conn;
+                    }
+                }
+            }
+        };
         if !pending.is_empty() || matches!(outcome, Outcome::Later(_)) {
             // Behind a deferred response everything waits its turn, so answers stay in order.
             match outcome {
@@ -86,6 +96,17 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
         }
     }
     let _ = writer.flush().await;
+}
+
+/// The first pending outcome, once ready, taken off the queue (cancel-safe: it stays queued
+/// until it is ready). Never completes on an empty queue.
+async fn next_deferred(pending: &mut Pending) -> Outcome {
+    let Some(head) = pending.front_mut() else {
+        return std::future::pending().await;
+    };
+    let outcome = head.await;
+    pending.pop_front();
+    outcome
 }
 
 /// Sends (or acts on) one ready outcome; false when the connection must close.
