@@ -21,8 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-/// Deferred responses (produce waiting for an fsync) a connection may have outstanding before it
-/// stops reading requests: like librdkafka's default max.in.flight, it bounds memory and latency.
+/// Responses a connection may hold back behind a deferred one (a produce waiting for an fsync)
+/// before it stops reading requests: the Java producer's default
+/// `max.in.flight.requests.per.connection`; it bounds memory and latency.
 const MAX_DEFERRED: usize = 5;
 
 type Pending = VecDeque<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
