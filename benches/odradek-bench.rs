@@ -5,7 +5,7 @@
 //! ```text
 //! cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
 //!     [--scenarios a,b,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
-//!     [--batch-bytes N] [--consume-mib N]
+//!     [--batch-bytes N] [--consume-mib N] [--repeat N]
 //! ```
 //!
 //! Without --scenarios it runs a quick subset of every group (well under 2 minutes). Groups:
@@ -50,7 +50,7 @@ const GROUPS: &[&str] = &[
 
 const USAGE: &str = "usage: cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
     [--scenarios GROUP,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
-    [--batch-bytes N] [--consume-mib N]
+    [--batch-bytes N] [--consume-mib N] [--repeat N]
 groups: startup startup-1000 roundtrip produce-lean produce-small produce-rdkafka consume-lean
         consume-rdkafka latency";
 
@@ -72,12 +72,14 @@ struct Args {
     consume_mib: u64,
     latency_s: f64,
     startup_runs: usize,
+    /// Runs of each timed scenario; the row shown is the run with the median broker CPU per GB.
+    repeat: usize,
 }
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
     let (mut bootstrap, mut broker_pid, mut scenarios, mut json, mut quick) = (None, None, None, None, false);
-    let (mut duration, mut in_flight, mut batch_bytes, mut consume_mib) = (None, 8, 64 * 1024, None);
+    let (mut duration, mut in_flight, mut batch_bytes, mut consume_mib, mut repeat) = (None, 8, 64 * 1024, None, 1);
     fn val<T: std::str::FromStr>(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<T> {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
         v.parse().map_err(|_| anyhow::anyhow!("{flag}: bad value {v:?}"))
@@ -93,6 +95,7 @@ fn parse_args() -> Result<Args> {
             "--in-flight" => in_flight = val::<usize>(&mut it, &a)?.max(1),
             "--batch-bytes" => batch_bytes = val(&mut it, &a)?,
             "--consume-mib" => consume_mib = Some(val(&mut it, &a)?),
+            "--repeat" => repeat = val::<usize>(&mut it, &a)?.max(1),
             "--bench" => {} // cargo bench passes it to harness = false targets
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -127,6 +130,7 @@ fn parse_args() -> Result<Args> {
         consume_mib: consume_mib.unwrap_or(if quick { 256 } else { 1024 }),
         latency_s: duration.map(|d| d.max(5.0)).unwrap_or(if quick { 5.0 } else { 30.0 }),
         startup_runs: if quick { 3 } else { 10 },
+        repeat,
     })
 }
 
@@ -221,14 +225,19 @@ impl Bench {
     }
 
     /// Runs one scenario, labels its row and records it (an error becomes a row with the error).
-    fn run(&mut self, group: &str, name: String, f: impl FnOnce(&mut Bench) -> Result<Row>) {
+    fn run(&mut self, group: &str, name: String, mut f: impl FnMut(&mut Bench) -> Result<Row>) {
         eprintln!("- {name} ...");
         let t0 = Instant::now();
-        let mut row = f(self).unwrap_or_else(|e| {
-            let mut r = Row::default();
-            r.error(format!("{e:#}"));
-            r
-        });
+        let mut rows: Vec<Row> = (0..self.args.repeat)
+            .map(|_| {
+                f(self).unwrap_or_else(|e| {
+                    let mut r = Row::default();
+                    r.error(format!("{e:#}"));
+                    r
+                })
+            })
+            .collect();
+        let mut row = median_run(&mut rows);
         row.group = group.to_string();
         row.name = name;
         let lat = row.latency.as_ref().map(|l| format!(", p50 {:.0} us p99 {:.0} us", l.p50_us, l.p99_us));
@@ -241,6 +250,9 @@ impl Bench {
             row.first_error.as_ref().map(|e| format!(", ERROR: {e}")).unwrap_or_default(),
             t0.elapsed().as_secs_f64(),
         );
+        if self.args.repeat > 1 {
+            eprintln!("  {}", row.note.as_deref().unwrap_or_default());
+        }
         self.rows.push(row);
     }
 
@@ -510,6 +522,32 @@ fn startup_1000(runs: usize) -> Result<Row> {
     }
     row.note = Some("10 topics x 100 partitions, 10 records of 100 B each".into());
     Ok(row)
+}
+
+/// With --repeat: the run whose broker CPU per GB (else MB/s) is the median, noting every run's
+/// figures; a failed run wins, so errors are never hidden.
+fn median_run(rows: &mut Vec<Row>) -> Row {
+    if let Some(i) = rows.iter().position(|r| r.first_error.is_some()) {
+        return rows.swap_remove(i);
+    }
+    if rows.len() == 1 {
+        return rows.remove(0);
+    }
+    let key = |r: &Row| r.broker_cpu_s_per_gb.unwrap_or(r.mb_per_s);
+    rows.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let all = |f: &dyn Fn(&Row) -> Option<f64>| rows.iter().filter_map(f).map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" ");
+    let note = format!(
+        "median of {} runs by broker CPU/GB; CPU-s/GB: {}; MB/s: {}",
+        rows.len(),
+        all(&|r| r.broker_cpu_s_per_gb),
+        all(&|r| Some(r.mb_per_s)),
+    );
+    let mut row = rows.remove(rows.len() / 2);
+    row.note = Some(match row.note.take() {
+        Some(n) => format!("{n}; {note}"),
+        None => note,
+    });
+    row
 }
 
 fn main() -> ExitCode {
