@@ -2,9 +2,9 @@
 //!
 //! `.index` entries: relative offset u32 + file position u32 (8 bytes).
 //! `.timeindex` entries: timestamp i64 + relative offset u32 (12 bytes).
-//! The active segment's files are preallocated to `segment.index.bytes` and trimmed to their
-//! entries when the segment rolls or the broker shuts down. After a crash the active segment's
-//! indexes are rebuilt from the log, so a torn index never outlives recovery.
+//! The active segment's files grow to `segment.index.bytes` at their first new entry and are
+//! trimmed to their entries when the segment rolls or the broker shuts down. After a crash the
+//! active segment's indexes are rebuilt from the log, so a torn index never outlives recovery.
 
 use memmap2::{MmapMut, MmapOptions};
 use std::fs::{File, OpenOptions};
@@ -31,7 +31,7 @@ impl IndexFile {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
         let len = file.metadata()?.len() as usize;
         // SAFETY: the file is private to this broker's data dir and only this process maps it;
-        // its length changes only through `grow`/`trim`, which drop the mapping first.
+        // its length changes only through `remap`, which drops the mapping first.
         let mmap = if len >= entry_size { Some(unsafe { MmapOptions::new().len(len).map_mut(&file)? }) } else { None };
         let entries = match (valid, &mmap) {
             (Some(ok), Some(m)) => {
