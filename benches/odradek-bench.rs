@@ -344,8 +344,12 @@ impl Bench {
 
     fn produce_lean_one(&mut self, group: &str, name: String, mut load: lean::ProduceLoad) {
         let plan = Plan::Timed { warmup: self.warmup(), measure: self.measure() };
-        let mut topic = None;
+        let mut topic: Option<String> = None;
         self.run(group, name, |b| {
+            // With --repeat, each run writes a topic of its own; the previous one goes first.
+            if let Some(old) = topic.take() {
+                b.drop_topic(&old);
+            }
             load.topic = b.topic("p", load.partitions)?;
             topic = Some(load.topic.clone());
             let mut row = lean::produce(b.addr, &load, plan, b.pid)?;
@@ -364,9 +368,12 @@ impl Bench {
         let quick = [(1024, -1, 1, 1), (100, 1, 1, 1)];
         for (size, acks, parts, producers) in self.matrix(&quick) {
             let name = format!("produce-rdkafka {size}B {} p{parts} c{producers}", acks_name(acks));
-            let mut topic = None;
+            let mut topic: Option<String> = None;
             let (w, m) = (self.warmup().max(Duration::from_secs(1)), self.measure());
             self.run("produce-rdkafka", name, |b| {
+                if let Some(old) = topic.take() {
+                    b.drop_topic(&old);
+                }
                 let t = b.topic("r", parts)?;
                 topic = Some(t.clone());
                 let load =
