@@ -639,11 +639,10 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Deletes the files of every segment based in [first, end), then renames the swap file to
 /// `<first>.log`. Idempotent, so recovery can run it again after a crash part-way.
 fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> {
-    for e in std::fs::read_dir(dir)?.filter_map(|e| e.ok()) {
-        let name = e.file_name().to_string_lossy().to_string();
+    for name in list_dir(dir)? {
         let base = [".log", ".index", ".timeindex"].iter().find_map(|ext| segment::parse_stem(&name, ext));
         if base.is_some_and(|b| b >= first && b < end) {
-            std::fs::remove_file(e.path())?;
+            std::fs::remove_file(dir.join(&name))?;
         }
     }
     std::fs::rename(swap, dir.join(format!("{}.log", segment::file_stem(first))))?;
