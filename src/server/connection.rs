@@ -10,10 +10,9 @@ use super::response::{Chunk, Frame};
 use super::Broker;
 use crate::log::FileSlice;
 use bytes::{BufMut, BytesMut};
+use futures::future::BoxFuture;
 use std::collections::VecDeque;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -26,7 +25,7 @@ use tokio::net::TcpStream;
 /// `max.in.flight.requests.per.connection`; it bounds memory and latency.
 const MAX_DEFERRED: usize = 5;
 
-type Pending = VecDeque<Pin<Box<dyn Future<Output = Outcome> + Send>>>;
+type Pending = VecDeque<BoxFuture<'static, Outcome>>;
 
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
@@ -34,7 +33,6 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let mut writer = BufWriter::with_capacity(64 * 1024, w);
     let mut shutdown = broker.shutdown.clone();
     let max = broker.config.socket_request_max_bytes;
-    let mut frame = BytesMut::new();
     let mut size_buf = BytesMut::with_capacity(4);
     // Outcomes not yet sent, in request order; only non-empty once a response was deferred.
     let mut pending: Pending = VecDeque::new();
@@ -43,7 +41,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             biased;
             _ = shutdown.changed() => break,
             outcome = next_deferred(&mut pending), if !pending.is_empty() => {
-                if !respond(&mut writer, peer, outcome).await || writer.flush().await.is_err() {
+                if !respond_now(&mut writer, peer, outcome).await {
                     break;
                 }
                 continue;
@@ -58,11 +56,14 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             tracing::warn!(%peer, size, max, "closing connection: request size is invalid or exceeds socket.request.max.bytes");
             break;
         }
-        if let Err(e) = read_frame(&mut reader, size as usize, &mut frame).await {
-            tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
-            break;
-        }
-        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, std::mem::take(&mut frame).freeze()));
+        let frame = match read_frame(&mut reader, size as usize).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
+                break;
+            }
+        };
+        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, frame.freeze()));
         // Deferred responses ahead of this request go out as they become ready, also while it
         // is being handled (a long-polling fetch must not hold back an fsynced produce's ack).
         let outcome = loop {
@@ -73,7 +74,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
                 biased;
                 outcome = &mut handling => break outcome,
                 outcome = next_deferred(&mut pending) => {
-                    if !respond(&mut writer, peer, outcome).await || writer.flush().await.is_err() {
+                    if !respond_now(&mut writer, peer, outcome).await {
                         break 'conn;
                     }
                 }
@@ -84,7 +85,7 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             match outcome {
                 Outcome::Later(f) => pending.push_back(f),
                 Outcome::NoResponse => {}
-                ready => pending.push_back(Box::pin(std::future::ready(ready))),
+                ready => pending.push_back(Box::pin(futures::future::ready(ready))),
             }
             continue;
         }
@@ -125,9 +126,18 @@ async fn respond(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outco
             tracing::warn!(%peer, "closing connection: {reason}");
             false
         }
-        // Only the connection loop holds deferred outcomes; a handler never nests them.
-        Outcome::Later(f) => Box::pin(respond(writer, peer, f.await)).await,
+        // A deferred outcome always resolves to one of the above; never nested.
+        Outcome::Later(_) => {
+            tracing::error!(%peer, "closing connection: a deferred response resolved to another deferred one");
+            false
+        }
     }
+}
+
+/// A deferred response that became ready: sent and flushed at once, since nothing else may be
+/// about to join it in the buffer.
+async fn respond_now(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
+    respond(writer, peer, outcome).await && writer.flush().await.is_ok()
 }
 
 /// Reads the 4-byte size prefix of the next request into `buf` (which keeps what a cancelled
@@ -188,15 +198,15 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> io::Result<()> {
 
 /// Reads a `size`-byte frame into fresh memory that is never zeroed first (reads larger than
 /// the reader's buffer go straight from the socket into it).
-async fn read_frame(reader: &mut BufReader<OwnedReadHalf>, size: usize, frame: &mut BytesMut) -> io::Result<()> {
-    *frame = BytesMut::with_capacity(size);
+async fn read_frame(reader: &mut BufReader<OwnedReadHalf>, size: usize) -> io::Result<BytesMut> {
+    let mut frame = BytesMut::with_capacity(size);
     while frame.len() < size {
         let want = size - frame.len();
-        if reader.read_buf(&mut frame.limit(want)).await? == 0 {
+        if reader.read_buf(&mut (&mut frame).limit(want)).await? == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
     }
-    Ok(())
+    Ok(frame)
 }
 
 /// Whether `buf` starts with a complete size-prefixed frame.

@@ -17,7 +17,7 @@ pub enum Outcome {
     /// Send this response.
     Respond(Frame),
     /// The response (or a close) once this completes; requests behind it may be handled meanwhile.
-    Later(std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + Send>>),
+    Later(futures::future::BoxFuture<'static, Outcome>),
     /// Send nothing (Produce with acks=0).
     NoResponse,
     /// Log the reason and close the connection, as Kafka does for requests it cannot parse.

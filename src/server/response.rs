@@ -57,7 +57,7 @@ pub struct Spliced<R> {
 /// them all in order.
 pub enum Deferred<R> {
     Now(R),
-    Later(std::pin::Pin<Box<dyn std::future::Future<Output = R> + Send>>),
+    Later(futures::future::BoxFuture<'static, R>),
 }
 
 /// Collects the file ranges of one response while its handler builds it.
