@@ -10,7 +10,8 @@
 //!
 //! Without --scenarios it runs a quick subset of every group (well under 2 minutes). Groups:
 //! startup, startup-1000, roundtrip, produce-lean, produce-small, produce-rdkafka, consume-lean,
-//! consume-rdkafka, latency. With --scenarios the produce groups run their full matrix (record size
+//! consume-rdkafka, latency, floor (the machine's own per-byte cost of a produce and a fetch,
+//! measured without a broker: see `bench/floor.rs`). With --scenarios the produce groups run their full matrix (record size
 //! 100 B / 1 KiB x acks 1 / all x 1 / 8 partitions x 1 / 4 connections) unless --quick is given.
 //!
 //! Two load sources: `lean` encodes record batches once with kafka-protocol and re-sends them on raw
@@ -24,6 +25,7 @@
 mod bench;
 
 use anyhow::{bail, Context, Result};
+use bench::floor;
 use bench::broker::{temp_data_dir, timed_start, BrokerProc};
 use bench::lean::{self, FetchSizes, Plan};
 use bench::rdk;
@@ -46,13 +48,14 @@ const GROUPS: &[&str] = &[
     "consume-lean",
     "consume-rdkafka",
     "latency",
+    "floor",
 ];
 
 const USAGE: &str = "usage: cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
     [--scenarios GROUP,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
     [--batch-bytes N] [--consume-mib N] [--repeat N]
 groups: startup startup-1000 roundtrip produce-lean produce-small produce-rdkafka consume-lean
-        consume-rdkafka latency";
+        consume-rdkafka latency floor";
 
 /// Command line.
 #[derive(Debug, Serialize)]
@@ -439,6 +442,17 @@ impl Bench {
 
     /// 1000 records/s of 100 B, acks=all, one at a time: rdkafka with linger.ms=0, and the lean
     /// client (one produce request per record, one in flight).
+    /// The machine's floor for produce and fetch, measured like the broker's rows (see floor.rs).
+    fn floor(&mut self) {
+        let dir = match tempfile::Builder::new().prefix("odradek-bench-floor-").tempdir() {
+            Ok(d) => d,
+            Err(e) => return eprintln!("  floor skipped: {e:#}"),
+        };
+        let (w, m, bytes) = (self.warmup(), self.measure(), self.args.consume_mib << 20);
+        self.run("floor", "floor recv+write 64 KiB".into(), |_| floor::recv_write(dir.path(), w, m));
+        self.run("floor", format!("floor sendfile ({} MiB)", self.args.consume_mib), |_| floor::sendfile(dir.path(), bytes));
+    }
+
     fn latency(&mut self) {
         let (w, m, pid, addr) = (Duration::from_secs(1), Duration::from_secs_f64(self.args.latency_s), self.pid, self.addr);
         let topic = match self.topic("l", 1) {
@@ -655,6 +669,9 @@ fn real_main() -> Result<bool> {
     if bench.selected("latency") {
         bench.latency();
     }
+    if bench.selected("floor") {
+        bench.floor();
+    }
 
     let Bench { args, bootstrap, rows, .. } = bench;
     println!();
@@ -670,7 +687,8 @@ fn real_main() -> Result<bool> {
     println!("MB = 10^6 B of record payload; CPUs/GB = broker CPU-seconds per 10^9 payload bytes; us/req = broker");
     println!("CPU us per request (= CPU-s per 10^6 requests); brk%/cli%/oth% = CPU of the broker / this bench /");
     println!("everything else on the machine (100 = one core; oth% > ~5 means a noisy run); latency: lean = per");
-    println!("request, rdkafka = per record; RSS/HWM = broker VmRSS/VmHWM after the scenario");
+    println!("request, rdkafka = per record; RSS/HWM = broker VmRSS/VmHWM after the scenario; floor rows: no");
+    println!("broker, their CPUs/GB and brk% are the one thread doing the bare kernel work (bench/floor.rs)");
     if let Some(m) = idle_mem {
         println!("broker idle RSS after start: {:.1} MiB", m.rss_kib as f64 / 1024.0);
     }

@@ -2,6 +2,7 @@
 //! and the two load sources (lean pipelined generator, rdkafka).
 
 pub mod broker;
+pub mod floor;
 pub mod lean;
 pub mod rdk;
 pub mod stats;
