@@ -485,6 +485,86 @@ fn pipelined_requests_answered_in_order() {
     }
 }
 
+/// Frames of every size in one stream: small ones (copied out of the read buffer), produce
+/// frames just above and far above the broker's 128 KiB read chunk (handed on as views of it),
+/// sent all at once and then dribbled (size prefixes split across reads, frames spread over
+/// many reads). Every answer comes in order and every record is stored as sent.
+#[test]
+fn frames_of_all_sizes_split_across_reads() {
+    let b = TestBroker::start();
+    let mut c = Conn::connect(&b);
+    c.ensure_topic("mix");
+    let mv = c.pick_key(API_METADATA, 12);
+    let mreq = MetadataRequest::default().with_topics(Some(vec![
+        MetadataRequestTopic::default().with_name(Some(TopicName(StrBytes::from_static_str("mix")))),
+    ]));
+    // Records with 1 KiB values; these counts give frames of ~1.5 KiB, ~5 KiB, ~70 KiB, ~300 KiB.
+    let counts = [1usize, 4, 66, 290, 1, 290, 66, 4];
+    let mut sent: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut offset = 0i64;
+    for (round, dribble) in [(1, false), (2, true)] {
+        let mut bytes = Vec::new();
+        let mut expect = Vec::new(); // (correlation id, records; 0 for metadata)
+        for (i, &n) in counts.iter().enumerate() {
+            let kv: Vec<(Vec<u8>, Vec<u8>)> = (sent.len()..sent.len() + n)
+                .map(|r| (format!("mix-k{r}").into_bytes(), (0..1024).map(|x| (x * 7 + r) as u8).collect()))
+                .collect();
+            sent.extend(kv.iter().cloned());
+            let corr = round * 10_000 + i as i32 * 2;
+            let (pv, preq) = c.produce_req("mix", 0, batch(&kv), -1);
+            bytes.extend(frame(&encode_request(corr, pv, &preq)));
+            expect.push((corr, n));
+            bytes.extend(frame(&encode_request(corr + 1, mv, &mreq)));
+            expect.push((corr + 1, 0));
+        }
+        if dribble {
+            // Two bytes of the first size prefix, then uneven pieces with pauses between them.
+            c.write(&bytes[..2]);
+            std::thread::sleep(Duration::from_millis(30));
+            let (mut at, mut piece) = (2, 3);
+            while at < bytes.len() {
+                let end = (at + piece).min(bytes.len());
+                c.write(&bytes[at..end]);
+                at = end;
+                piece = piece * 5 % 70_001 + 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        } else {
+            c.write(&bytes);
+        }
+        let (pv, _) = c.produce_req("mix", 0, Bytes::new(), -1);
+        for (corr, n) in expect {
+            let f = c.read_frame();
+            if n == 0 {
+                let md = decode_response::<MetadataRequest>(&f, corr, mv);
+                assert_eq!(md.topics[0].error_code, 0);
+            } else {
+                let pr = decode_response::<ProduceRequest>(&f, corr, pv);
+                let p = &pr.responses[0].partition_responses[0];
+                assert_eq!(p.error_code, 0, "produce {corr}");
+                assert_eq!(p.base_offset, offset, "produce {corr} base offset");
+                offset += n as i64;
+            }
+        }
+    }
+    // Read everything back: same keys and values, in order.
+    let mut got: Vec<Record> = Vec::new();
+    while (got.len() as i64) < offset {
+        let from = got.len() as i64;
+        let p = c.fetch("mix", 0, from);
+        assert_eq!(p.error_code, 0);
+        let recs: Vec<Record> = decode_records(&p.records).into_iter().filter(|r| r.offset >= from).collect();
+        assert!(!recs.is_empty(), "fetch at {from} returned nothing; high watermark {}", p.high_watermark);
+        got.extend(recs);
+    }
+    assert_eq!(got.len(), sent.len());
+    for (i, (r, (k, v))) in got.iter().zip(&sent).enumerate() {
+        assert_eq!(r.offset, i as i64);
+        assert_eq!(r.key.as_deref(), Some(&k[..]), "key of record {i}");
+        assert_eq!(r.value.as_deref(), Some(&v[..]), "value of record {i}");
+    }
+}
+
 /// With `acks.all.fsync` a produce waiting for its fsync does not stop the connection: requests
 /// behind it are read and appended meanwhile. Answers must still come in request order, offsets
 /// in send order, nothing for acks=0, and an acknowledged produce must not wait for a

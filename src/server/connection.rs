@@ -9,14 +9,14 @@ use super::dispatch::{self, Outcome};
 use super::response::{Chunk, Frame};
 use super::Broker;
 use crate::log::FileSlice;
-use bytes::{BufMut, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
@@ -27,17 +27,25 @@ const MAX_DEFERRED: usize = 5;
 
 type Pending = VecDeque<BoxFuture<'static, Outcome>>;
 
+/// Bytes asked of the socket per read (at least): several pipelined requests arrive in one read,
+/// and their responses then go out in one write.
+const READ_CHUNK: usize = 128 * 1024;
+
+/// Frames shorter than this are copied out of the read buffer; longer ones (produce) are handed
+/// on as views of it, without a copy. A small request whose fields are kept (a group member's
+/// metadata) so pins only its own bytes, not a whole read chunk.
+const COPY_BELOW: usize = 4096;
+
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
-    let mut reader = BufReader::with_capacity(64 * 1024, r);
+    let mut reader = FrameReader { half: r, buf: BytesMut::new() };
     let mut writer = BufWriter::with_capacity(64 * 1024, w);
     let mut shutdown = broker.shutdown.clone();
     let max = broker.config.socket_request_max_bytes;
-    let mut size_buf = BytesMut::with_capacity(4);
     // Outcomes not yet sent, in request order; only non-empty once a response was deferred.
     let mut pending: Pending = VecDeque::new();
     'conn: loop {
-        let size = tokio::select! {
+        let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
             outcome = next_deferred(&mut pending), if !pending.is_empty() => {
@@ -46,24 +54,23 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
                 }
                 continue;
             }
-            // Cancel-safe: a size prefix read halfway stays in `size_buf` for the next turn.
-            r = read_size(&mut reader, &mut size_buf), if pending.len() < MAX_DEFERRED => match r {
-                Ok(n) => n,
-                Err(_) => break, // EOF or reset: the client went away
+            // Cancel-safe: bytes read stay in the reader's buffer for the next turn.
+            r = reader.next(max), if pending.len() < MAX_DEFERRED => match r {
+                Ok(Read::Frame(frame)) => frame,
+                Ok(Read::Invalid(size)) => {
+                    tracing::warn!(%peer, size, max, "closing connection: request size is invalid or exceeds socket.request.max.bytes");
+                    break;
+                }
+                Ok(Read::Eof { partial }) => {
+                    if partial > 0 {
+                        tracing::warn!(%peer, partial, "closing connection: truncated request frame");
+                    }
+                    break;
+                }
+                Err(_) => break, // reset: the client went away
             },
         };
-        if size < 0 || size as usize > max {
-            tracing::warn!(%peer, size, max, "closing connection: request size is invalid or exceeds socket.request.max.bytes");
-            break;
-        }
-        let frame = match read_frame(&mut reader, size as usize).await {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::warn!(%peer, size, error = %e, "closing connection: truncated request frame");
-                break;
-            }
-        };
-        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, frame.freeze()));
+        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, frame));
         // Deferred responses ahead of this request go out as they become ready, also while it
         // is being handled (a long-polling fetch must not hold back an fsynced produce's ack).
         let outcome = loop {
@@ -93,11 +100,72 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
             break 'conn;
         }
         // Batch responses into one write while another whole request is already buffered.
-        if !holds_whole_frame(reader.buffer()) && writer.flush().await.is_err() {
+        if !reader.holds_whole_frame() && writer.flush().await.is_err() {
             break;
         }
     }
     let _ = writer.flush().await;
+}
+
+/// What the reader found next.
+enum Read {
+    Frame(Bytes),
+    /// A size prefix that is negative or above the limit.
+    Invalid(i32),
+    /// The client closed the connection, `partial` bytes into a frame.
+    Eof { partial: usize },
+}
+
+/// Reads 4-byte size-prefixed frames straight from the socket into one buffer.
+struct FrameReader {
+    half: OwnedReadHalf,
+    buf: BytesMut,
+}
+
+impl FrameReader {
+    /// The next frame. Cancel-safe: whatever was read stays in the buffer.
+    async fn next(&mut self, max: usize) -> io::Result<Read> {
+        loop {
+            let missing = match self.frame_size() {
+                Some(size) if size < 0 || size as usize > max => return Ok(Read::Invalid(size)),
+                Some(size) => {
+                    let size = size as usize;
+                    if self.buf.len() >= 4 + size {
+                        self.buf.advance(4);
+                        let frame = if size < COPY_BELOW {
+                            let f = Bytes::copy_from_slice(&self.buf[..size]);
+                            self.buf.advance(size);
+                            f
+                        } else {
+                            self.buf.split_to(size).freeze()
+                        };
+                        return Ok(Read::Frame(frame));
+                    }
+                    4 + size - self.buf.len()
+                }
+                None => 4 - self.buf.len(),
+            };
+            // Room for the rest of this frame and for what else the socket already holds; the
+            // buffer is reused in place once the frames handed out of it are dropped.
+            self.buf.reserve(missing.max(READ_CHUNK));
+            if self.half.read_buf(&mut self.buf).await? == 0 {
+                return Ok(Read::Eof { partial: self.buf.len() });
+            }
+        }
+    }
+
+    /// The size prefix of the next frame, once its 4 bytes are in.
+    fn frame_size(&self) -> Option<i32> {
+        match self.buf.get(..4) {
+            Some(&[a, b, c, d]) => Some(i32::from_be_bytes([a, b, c, d])),
+            _ => None,
+        }
+    }
+
+    /// Whether a whole valid frame is already buffered.
+    fn holds_whole_frame(&self) -> bool {
+        self.frame_size().is_some_and(|size| size >= 0 && self.buf.len() - 4 >= size as usize)
+    }
 }
 
 /// The first pending outcome, once ready, taken off the queue (cancel-safe: it stays queued
@@ -140,19 +208,6 @@ async fn respond_now(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, o
     respond(writer, peer, outcome).await && writer.flush().await.is_ok()
 }
 
-/// Reads the 4-byte size prefix of the next request into `buf` (which keeps what a cancelled
-/// call read), then returns it.
-async fn read_size(reader: &mut BufReader<OwnedReadHalf>, buf: &mut BytesMut) -> io::Result<i32> {
-    while buf.len() < 4 {
-        let want = 4 - buf.len();
-        if reader.read_buf(&mut buf.limit(want)).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-    buf.clear();
-    Ok(size)
-}
 
 /// Writes a response: bytes through the buffer, file ranges with sendfile(2) straight from the
 /// page cache to the socket (after flushing what precedes them).
@@ -196,23 +251,4 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads a `size`-byte frame into fresh memory that is never zeroed first (reads larger than
-/// the reader's buffer go straight from the socket into it).
-async fn read_frame(reader: &mut BufReader<OwnedReadHalf>, size: usize) -> io::Result<BytesMut> {
-    let mut frame = BytesMut::with_capacity(size);
-    while frame.len() < size {
-        let want = size - frame.len();
-        if reader.read_buf(&mut (&mut frame).limit(want)).await? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-    Ok(frame)
-}
 
-/// Whether `buf` starts with a complete size-prefixed frame.
-fn holds_whole_frame(buf: &[u8]) -> bool {
-    buf.len() >= 4 && {
-        let size = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        size >= 0 && buf.len() - 4 >= size as usize
-    }
-}
