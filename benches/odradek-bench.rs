@@ -449,7 +449,7 @@ impl Bench {
             Err(e) => return eprintln!("  floor skipped: {e:#}"),
         };
         let (w, m, bytes) = (self.warmup(), self.measure(), self.args.consume_mib << 20);
-        self.run("floor", "floor recv+write 64 KiB".into(), |_| floor::recv_write(dir.path(), w, m));
+        self.run("floor", "floor recv+write".into(), |_| floor::recv_write(dir.path(), w, m));
         self.run("floor", format!("floor sendfile ({} MiB)", self.args.consume_mib), |_| floor::sendfile(dir.path(), bytes));
     }
 
