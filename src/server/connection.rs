@@ -38,7 +38,7 @@ const COPY_BELOW: usize = 4096;
 
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
-    let mut reader = FrameReader { half: r, buf: BytesMut::new() };
+    let mut reader = FrameReader { half: r, buf: BytesMut::new(), grown: false };
     let mut writer = BufWriter::with_capacity(64 * 1024, w);
     let mut shutdown = broker.shutdown.clone();
     let max = broker.config.socket_request_max_bytes;
@@ -120,6 +120,8 @@ enum Read {
 struct FrameReader {
     half: OwnedReadHalf,
     buf: BytesMut,
+    /// The buffer was grown past READ_CHUNK for one large frame.
+    grown: bool,
 }
 
 impl FrameReader {
@@ -145,8 +147,15 @@ impl FrameReader {
                 }
                 None => 4 - self.buf.len(),
             };
+            // A buffer grown for a frame larger than a chunk is let go once that frame is out of
+            // it (it is freed when the frame is dropped): a connection keeps about one chunk.
+            if self.grown && self.buf.is_empty() {
+                self.buf = BytesMut::new();
+                self.grown = false;
+            }
             // Room for the rest of this frame and for what else the socket already holds; the
             // buffer is reused in place once the frames handed out of it are dropped.
+            self.grown |= missing > READ_CHUNK;
             self.buf.reserve(missing.max(READ_CHUNK));
             if self.half.read_buf(&mut self.buf).await? == 0 {
                 return Ok(Read::Eof { partial: self.buf.len() });
