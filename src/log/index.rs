@@ -5,39 +5,73 @@
 //! The active segment's files grow to `segment.index.bytes` at their first new entry and are
 //! trimmed to their entries when the segment rolls or the broker shuts down. After a crash the
 //! active segment's indexes are rebuilt from the log, so a torn index never outlives recovery.
+//!
+//! Like Kafka's `LazyIndex`, a file is opened and mapped only when first used: startup with
+//! many partitions opens no index it does not need (see `Segment::open`).
 
 use memmap2::{MmapMut, MmapOptions};
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// One memory-mapped index file of fixed-size entries.
+/// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept.
+type KeepCheck = fn(Option<&[u8]>, &[u8]) -> bool;
+
+/// One index file of fixed-size entries, opened and mapped on first use.
 struct IndexFile {
     path: PathBuf,
+    entry_size: usize,
+    max_bytes: u64,
+    /// `Some`: keep the leading entries on disk that pass the check (a trimmed index after a
+    /// clean shutdown); `None`: start empty (a new segment, or one being rebuilt by recovery).
+    keep: Option<KeepCheck>,
+    /// Sealed before it was loaded: it takes no more entries than it has.
+    sealed: bool,
+    mapped: OnceCell<Mapped>,
+}
+
+struct Mapped {
     file: File,
     mmap: Option<MmapMut>,
     entries: usize,
-    entry_size: usize,
     capacity: usize,
 }
 
+impl Mapped {
+    /// Entries the file (and its mapping) has room for now.
+    fn room(&self, entry_size: usize) -> usize {
+        self.mmap.as_ref().map_or(0, |m| m.len() / entry_size)
+    }
+
+    fn entry(&self, i: usize, entry_size: usize) -> &[u8] {
+        let m = self.mmap.as_ref().map(|m| &m[..]).unwrap_or(&[]);
+        &m[i * entry_size..(i + 1) * entry_size]
+    }
+
+    fn last(&self, entry_size: usize) -> Option<&[u8]> {
+        self.entries.checked_sub(1).map(|i| self.entry(i, entry_size))
+    }
+}
+
 impl IndexFile {
-    /// Opens (creating if needed) an index that may grow to `max_bytes`. With `valid`, the
-    /// leading entries already in the file that pass `valid(prev, entry)` are kept (a trimmed
-    /// index after a clean shutdown); otherwise it starts empty. The file is grown to
-    /// `max_bytes` only on the first push past what it holds, so opening costs no ftruncate
-    /// (startup with many partitions) and sealed segments never grow.
-    fn open(path: &Path, entry_size: usize, max_bytes: u64, valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool>) -> io::Result<IndexFile> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+    /// An index that may grow to `max_bytes`; nothing is opened yet. The file is grown to
+    /// `max_bytes` only on the first push past what it holds, so sealed segments never grow.
+    fn new(path: &Path, entry_size: usize, max_bytes: u64, keep: Option<KeepCheck>) -> IndexFile {
+        IndexFile { path: path.to_path_buf(), entry_size, max_bytes, keep, sealed: false, mapped: OnceCell::new() }
+    }
+
+    fn open(&self) -> io::Result<Mapped> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path)?;
         let len = file.metadata()?.len() as usize;
         // SAFETY: the file is private to this broker's data dir and only this process maps it;
         // its length changes only through `remap`, which drops the mapping first.
-        let mmap = if len >= entry_size { Some(unsafe { MmapOptions::new().len(len).map_mut(&file)? }) } else { None };
-        let entries = match (valid, &mmap) {
+        let mmap = if len >= self.entry_size { Some(unsafe { MmapOptions::new().len(len).map_mut(&file)? }) } else { None };
+        let entries = match (self.keep, &mmap) {
             (Some(ok), Some(m)) => {
                 let mut n = 0;
                 let mut prev: Option<&[u8]> = None;
-                for e in m[..len - len % entry_size].chunks_exact(entry_size) {
+                for e in m[..len - len % self.entry_size].chunks_exact(self.entry_size) {
                     if !ok(prev, e) {
                         break;
                     }
@@ -48,87 +82,115 @@ impl IndexFile {
             }
             _ => 0,
         };
-        let capacity = (max_bytes as usize / entry_size).max(entries + 1);
-        Ok(IndexFile { path: path.to_path_buf(), file, mmap, entries, entry_size, capacity })
+        let capacity = if self.sealed { entries } else { (self.max_bytes as usize / self.entry_size).max(entries + 1) };
+        Ok(Mapped { file, mmap, entries, capacity })
     }
 
-    fn is_full(&self) -> bool {
-        self.entries >= self.capacity
+    fn loaded(&self) -> io::Result<&Mapped> {
+        if let Some(m) = self.mapped.get() {
+            return Ok(m);
+        }
+        let m = self.open()?;
+        Ok(self.mapped.get_or_init(|| m))
     }
 
-    /// Entries the file (and its mapping) has room for now.
-    fn mapped(&self) -> usize {
-        self.mmap.as_ref().map_or(0, |m| m.len() / self.entry_size)
+    fn loaded_mut(&mut self) -> io::Result<&mut Mapped> {
+        if self.mapped.get().is_none() {
+            self.mapped = OnceCell::from(self.open()?);
+        }
+        self.mapped.get_mut().ok_or_else(|| io::Error::other("index not loaded"))
     }
 
-    fn entry(&self, i: usize) -> &[u8] {
-        let m = self.mmap.as_ref().map(|m| &m[..]).unwrap_or(&[]);
-        &m[i * self.entry_size..(i + 1) * self.entry_size]
+    fn is_full(&self) -> io::Result<bool> {
+        let m = self.loaded()?;
+        Ok(m.entries >= m.capacity)
     }
 
     fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if self.is_full() {
+        let size = self.entry_size;
+        let m = self.loaded_mut()?;
+        if m.entries >= m.capacity {
             return Ok(());
         }
-        if self.entries >= self.mapped() {
-            self.remap(self.capacity)?;
+        if m.entries >= m.room(size) {
+            let capacity = m.capacity;
+            Self::remap(m, size, capacity)?;
         }
-        if let Some(m) = self.mmap.as_mut() {
-            let at = self.entries * self.entry_size;
-            m[at..at + self.entry_size].copy_from_slice(bytes);
-            self.entries += 1;
+        if let Some(mm) = m.mmap.as_mut() {
+            let at = m.entries * size;
+            mm[at..at + size].copy_from_slice(bytes);
+            m.entries += 1;
         }
         Ok(())
     }
 
     /// Sets the file to room for `entries` entries and maps it again at that size.
-    fn remap(&mut self, entries: usize) -> io::Result<()> {
-        if let Some(m) = self.mmap.take() {
-            m.flush()?;
+    fn remap(m: &mut Mapped, entry_size: usize, entries: usize) -> io::Result<()> {
+        if let Some(mm) = m.mmap.take() {
+            mm.flush()?;
         }
-        let len = entries * self.entry_size;
-        self.file.set_len(len as u64)?;
+        let len = entries * entry_size;
+        m.file.set_len(len as u64)?;
         if entries > 0 {
             // SAFETY: as in `open`.
-            self.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&self.file)? });
+            m.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&m.file)? });
         }
         Ok(())
     }
 
     /// Shrinks the file to its entries (done on roll and on clean shutdown): a sealed index
-    /// stays readable but takes no more entries.
+    /// stays readable but takes no more entries. A kept index that was never loaded is already
+    /// as a clean shutdown trimmed it; one that starts empty must be cut on disk.
     fn trim(&mut self) -> io::Result<()> {
-        if self.mapped() != self.entries || self.mmap.as_ref().is_some_and(|m| m.len() % self.entry_size != 0) {
-            self.remap(self.entries)?;
+        self.sealed = true;
+        if self.mapped.get().is_none() && self.keep.is_some() {
+            return Ok(());
         }
-        self.capacity = self.entries;
+        let size = self.entry_size;
+        let m = self.loaded_mut()?;
+        if m.room(size) != m.entries || m.mmap.as_ref().is_some_and(|mm| mm.len() % size != 0) {
+            let entries = m.entries;
+            Self::remap(m, size, entries)?;
+        }
+        m.capacity = m.entries;
         Ok(())
     }
 
+    /// Writes the mapped entries back; an index never loaded has nothing unwritten.
     fn flush(&self) -> io::Result<()> {
-        match &self.mmap {
-            Some(m) => m.flush(),
+        match self.mapped.get().and_then(|m| m.mmap.as_ref()) {
+            Some(mm) => mm.flush(),
             None => Ok(()),
         }
     }
 
-    /// Last index `i` with `key(i) <= target`, by binary search.
-    fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> Option<usize> {
-        let (mut lo, mut hi) = (0usize, self.entries);
+    /// The entry of the last index `i` with `key(entry i) <= target`, by binary search.
+    fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> io::Result<Option<&[u8]>> {
+        let size = self.entry_size;
+        let m = self.loaded()?;
+        let (mut lo, mut hi) = (0usize, m.entries);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if key(self.entry(mid)) <= target {
+            if key(m.entry(mid, size)) <= target {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        lo.checked_sub(1)
+        Ok(lo.checked_sub(1).map(|i| m.entry(i, size)))
+    }
+
+    fn last(&self) -> io::Result<Option<&[u8]>> {
+        Ok(self.loaded()?.last(self.entry_size))
     }
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7]])
 }
 
 /// Maps offsets to file positions in one segment.
@@ -140,14 +202,13 @@ pub struct OffsetIndex {
 impl OffsetIndex {
     pub const ENTRY: usize = 8;
 
-    /// Opens the index; `trust_existing` keeps the entries already on disk (clean shutdown).
-    pub fn open(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> io::Result<OffsetIndex> {
-        let valid = |prev: Option<&[u8]>, e: &[u8]| match prev {
-            None => true,
-            Some(p) => u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4),
-        };
-        let valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool> = if trust_existing { Some(&valid) } else { None };
-        Ok(OffsetIndex { base_offset, file: IndexFile::open(path, Self::ENTRY, max_bytes, valid)? })
+    /// The index at `path` (opened on first use); `trust_existing` keeps the entries already on
+    /// disk (clean shutdown).
+    pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> OffsetIndex {
+        fn valid(prev: Option<&[u8]>, e: &[u8]) -> bool {
+            prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
+        }
+        OffsetIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
 
     pub fn append(&mut self, offset: i64, position: u32) -> io::Result<()> {
@@ -158,25 +219,15 @@ impl OffsetIndex {
     }
 
     /// The greatest indexed (offset, position) at or below `offset`, else the segment start.
-    pub fn lookup(&self, offset: i64) -> (i64, u32) {
+    pub fn lookup(&self, offset: i64) -> io::Result<(i64, u32)> {
         let rel = offset - self.base_offset;
-        match self.file.floor(rel, |e| u32_at(e, 0) as i64) {
-            Some(i) => {
-                let e = self.file.entry(i);
-                (self.base_offset + u32_at(e, 0) as i64, u32_at(e, 4))
-            }
+        Ok(match self.file.floor(rel, |e| u32_at(e, 0) as i64)? {
+            Some(e) => (self.base_offset + u32_at(e, 0) as i64, u32_at(e, 4)),
             None => (self.base_offset, 0),
-        }
+        })
     }
 
-    /// Drops entries whose position is at or beyond `position` (after log truncation).
-    pub fn truncate_to_position(&mut self, position: u32) {
-        while self.file.entries > 0 && u32_at(self.file.entry(self.file.entries - 1), 4) >= position {
-            self.file.entries -= 1;
-        }
-    }
-
-    pub fn is_full(&self) -> bool {
+    pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full()
     }
     pub fn trim(&mut self) -> io::Result<()> {
@@ -194,51 +245,46 @@ impl OffsetIndex {
 pub struct TimeIndex {
     base_offset: i64,
     file: IndexFile,
-    last_timestamp: i64,
 }
 
 impl TimeIndex {
     pub const ENTRY: usize = 12;
 
-    pub fn open(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> io::Result<TimeIndex> {
-        let ts = |e: &[u8]| i64::from_be_bytes(e[0..8].try_into().unwrap_or([0; 8]));
-        let valid = |prev: Option<&[u8]>, e: &[u8]| match prev {
-            None => ts(e) != 0 || u32_at(e, 8) != 0,
-            Some(p) => ts(e) > ts(p) && u32_at(e, 8) >= u32_at(p, 8),
-        };
-        let valid: Option<&dyn Fn(Option<&[u8]>, &[u8]) -> bool> = if trust_existing { Some(&valid) } else { None };
-        let file = IndexFile::open(path, Self::ENTRY, max_bytes, valid)?;
-        let entries = file.entries;
-        let last_timestamp = if entries > 0 { ts(file.entry(entries - 1)) } else { i64::MIN };
-        Ok(TimeIndex { base_offset, file, last_timestamp })
+    /// The index at `path` (opened on first use); `trust_existing` as for `OffsetIndex::new`.
+    pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> TimeIndex {
+        fn valid(prev: Option<&[u8]>, e: &[u8]) -> bool {
+            match prev {
+                None => i64_at(e, 0) != 0 || u32_at(e, 8) != 0,
+                Some(p) => i64_at(e, 0) > i64_at(p, 0) && u32_at(e, 8) >= u32_at(p, 8),
+            }
+        }
+        TimeIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
 
     /// Records that the batch ending at `offset` raised the segment's max timestamp to `timestamp`.
     pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> io::Result<()> {
-        if timestamp > self.last_timestamp {
+        if self.last_timestamp()?.is_none_or(|last| timestamp > last) {
             let mut e = [0u8; 12];
             e[0..8].copy_from_slice(&timestamp.to_be_bytes());
             e[8..12].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
             self.file.push(&e)?;
-            self.last_timestamp = timestamp;
         }
         Ok(())
     }
 
-    pub fn last_timestamp(&self) -> Option<i64> {
-        (self.file.entries > 0).then_some(self.last_timestamp)
+    pub fn last_timestamp(&self) -> io::Result<Option<i64>> {
+        Ok(self.file.last()?.map(|e| i64_at(e, 0)))
     }
 
     /// An offset from which a forward scan finds the first batch with max timestamp >= `timestamp`.
-    pub fn lookup(&self, timestamp: i64) -> i64 {
-        let key = |e: &[u8]| i64::from_be_bytes(e[0..8].try_into().unwrap_or([0; 8]));
-        match self.file.floor(timestamp - 1, key) {
-            Some(i) => self.base_offset + u32_at(self.file.entry(i), 8) as i64,
+    pub fn lookup(&self, timestamp: i64) -> io::Result<i64> {
+        Ok(match self.file.floor(timestamp - 1, |e| i64_at(e, 0))? {
+            Some(e) => self.base_offset + u32_at(e, 8) as i64,
             None => self.base_offset,
-        }
+        })
     }
 
-    pub fn is_full(&self) -> bool {
+    pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full()
     }
     pub fn trim(&mut self) -> io::Result<()> {
@@ -260,26 +306,48 @@ mod tests {
     fn offset_index_lookup_and_reload() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("0.index");
-        let mut idx = OffsetIndex::open(&p, 100, 1024, false).unwrap();
+        let mut idx = OffsetIndex::new(&p, 100, 1024, false);
         idx.append(110, 4096).unwrap();
         idx.append(130, 8192).unwrap();
-        assert_eq!(idx.lookup(100), (100, 0));
-        assert_eq!(idx.lookup(115), (110, 4096));
-        assert_eq!(idx.lookup(500), (130, 8192));
+        assert_eq!(idx.lookup(100).unwrap(), (100, 0));
+        assert_eq!(idx.lookup(115).unwrap(), (110, 4096));
+        assert_eq!(idx.lookup(500).unwrap(), (130, 8192));
         idx.trim().unwrap();
-        let idx = OffsetIndex::open(&p, 100, 1024, true).unwrap();
-        assert_eq!(idx.lookup(131), (130, 8192));
+        let idx = OffsetIndex::new(&p, 100, 1024, true);
+        assert_eq!(idx.lookup(131).unwrap(), (130, 8192));
     }
 
     #[test]
     fn time_index_lookup() {
         let dir = tempfile::tempdir().unwrap();
-        let mut t = TimeIndex::open(&dir.path().join("0.timeindex"), 0, 1200, false).unwrap();
+        let mut t = TimeIndex::new(&dir.path().join("0.timeindex"), 0, 1200, false);
         t.maybe_append(10, 5).unwrap();
         t.maybe_append(9, 6).unwrap();
         t.maybe_append(20, 9).unwrap();
-        assert_eq!(t.lookup(5), 0);
-        assert_eq!(t.lookup(15), 5);
-        assert_eq!(t.lookup(25), 9);
+        assert_eq!(t.lookup(5).unwrap(), 0);
+        assert_eq!(t.lookup(15).unwrap(), 5);
+        assert_eq!(t.lookup(25).unwrap(), 9);
+    }
+
+    /// A lazily opened index touches no file until used, and a sealed-before-loaded index
+    /// keeps what a clean shutdown left and takes no more entries.
+    #[test]
+    fn lazy_open_and_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("0.index");
+        let mut idx = OffsetIndex::new(&p, 0, 1024, false);
+        assert!(!p.exists(), "nothing opened before first use");
+        idx.append(5, 100).unwrap();
+        idx.trim().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
+        let mut idx = OffsetIndex::new(&p, 0, 1024, true);
+        idx.trim().unwrap();
+        idx.append(9, 200).unwrap();
+        assert_eq!(idx.lookup(100).unwrap(), (5, 100), "sealed: the append is not taken");
+        assert!(idx.is_full().unwrap());
+        // A rebuilt (untrusted) index that is sealed unused is cut to nothing on disk.
+        let mut idx = OffsetIndex::new(&p, 0, 1024, false);
+        idx.trim().unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().len(), 0);
     }
 }

@@ -388,7 +388,7 @@ impl Partition {
                 continue;
             }
             let mut found = None;
-            seg.for_each_batch(seg.time_lookup(ts), |h, bytes| {
+            seg.for_each_batch(seg.time_lookup(ts)?, |h, bytes| {
                 if h.max_timestamp >= ts && !h.is_control() {
                     found = record_at_or_after(h, bytes, |t| t >= ts);
                 }
@@ -748,7 +748,7 @@ impl Log {
         let full = seg.size() + next.size as u64 > cfg_bytes;
         let old = SystemTime::now().duration_since(seg.created()).map(|d| d.as_millis() as i64 >= segment_ms).unwrap_or(false);
         let overflow = next.last_offset() - seg.base_offset > i32::MAX as i64;
-        if full || old || overflow || seg.indexes_full() {
+        if full || old || overflow || seg.indexes_full()? {
             self.roll(dir)?;
         }
         Ok(())

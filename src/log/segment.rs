@@ -86,7 +86,7 @@ impl Segment {
     pub fn create(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
         let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
         let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        Self::assemble(dir, base_offset, log, SystemTime::now(), index_bytes, index_interval, false)
+        Ok(Self::assemble(dir, base_offset, log, SystemTime::now(), index_bytes, index_interval, false))
     }
 
     /// Opens an existing segment. With `recover`, every batch is checked (lengths, CRC, offsets);
@@ -98,7 +98,7 @@ impl Segment {
         let meta = log.metadata()?;
         let file_len = meta.len();
         let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
-        let mut seg = Self::assemble(dir, base_offset, log, created, index_bytes, index_interval, !recover)?;
+        let mut seg = Self::assemble(dir, base_offset, log, created, index_bytes, index_interval, !recover);
         let rec = seg.scan(file_len, recover)?;
         if rec.truncated_bytes > 0 {
             seg.log.set_len(rec.valid_bytes)?;
@@ -106,7 +106,8 @@ impl Segment {
         Ok((seg, rec))
     }
 
-    /// A segment around an open `.log`, with its indexes opened (kept when `trust_indexes`).
+    /// A segment around an open `.log`; its indexes are opened on first use (kept when
+    /// `trust_indexes`).
     fn assemble(
         dir: &Path,
         base_offset: i64,
@@ -115,43 +116,41 @@ impl Segment {
         index_bytes: u64,
         index_interval: u64,
         trust_indexes: bool,
-    ) -> io::Result<Segment> {
+    ) -> Segment {
         let stem = file_stem(base_offset);
-        Ok(Segment {
+        Segment {
             base_offset,
             log_path: dir.join(format!("{stem}.log")),
             log: Arc::new(log),
             size: 0,
-            index: OffsetIndex::open(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes)?,
-            time_index: TimeIndex::open(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes)?,
+            index: OffsetIndex::new(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes),
+            time_index: TimeIndex::new(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes),
             bytes_since_index: 0,
             index_interval,
             next_offset: base_offset,
             max_timestamp: -1,
             created,
-        })
+        }
     }
 
-    /// Walks the batches from the start (or from the last index entry when trusting indexes),
-    /// stopping at the first invalid one.
+    /// Walks the batches from the start (or, trusting the indexes, from the last offset index
+    /// entry), stopping at the first invalid one. A small file is walked whole from one read
+    /// instead: with many partitions, opening two indexes would cost more than it saves.
     fn scan(&mut self, file_len: u64, full: bool) -> io::Result<Recovery> {
-        let mut pos: u64 = if full { 0 } else { self.index.lookup(i64::MAX).1 as u64 };
+        let whole = full || file_len <= WALK_WHOLE_BELOW;
+        let mut pos: u64 = if whole { 0 } else { self.index.lookup(i64::MAX)?.1 as u64 };
         let mut rec = Recovery::default();
         let mut expected_min = self.base_offset;
-        let mut header = [0u8; HEADER_LEN];
-        while pos + HEADER_LEN as u64 <= file_len {
-            self.log.read_exact_at(&mut header, pos)?;
-            let h = match batch::parse_header(&header) {
-                Ok(h) => h,
-                Err(_) => break,
-            };
+        let log = self.log.clone();
+        let chunk = if full { SCAN_CHUNK } else { WALK_WHOLE_BELOW as usize };
+        let mut cursor = BatchCursor::new(&log, file_len, chunk);
+        while let Some(head) = cursor.header(pos)? {
+            let Ok(h) = batch::parse_header(head) else { break };
             if pos + h.size as u64 > file_len || (full && h.base_offset < expected_min) {
                 break;
             }
             if full {
-                let mut buf = vec![0u8; h.size];
-                self.log.read_exact_at(&mut buf, pos)?;
-                if batch::validate(&buf).is_err() {
+                if batch::validate(cursor.get(pos, h.size)?).is_err() {
                     break;
                 }
                 self.index_batch(&h, pos as u32)?;
@@ -162,9 +161,9 @@ impl Segment {
             pos += h.size as u64;
             rec.batches += 1;
         }
-        if !full {
-            // Indexes are trusted; the max timestamp comes from the time index's last entry.
-            self.max_timestamp = self.max_timestamp.max(self.time_index_max());
+        if !whole {
+            // Only the tail was walked; the max timestamp comes from the time index's last entry.
+            self.max_timestamp = self.max_timestamp.max(self.time_index_max()?);
         }
         rec.valid_bytes = pos;
         rec.truncated_bytes = file_len - pos;
@@ -173,8 +172,8 @@ impl Segment {
     }
 
     /// A sealed segment's last time index entry holds its max timestamp (see `seal`).
-    fn time_index_max(&self) -> i64 {
-        self.time_index.last_timestamp().unwrap_or(-1)
+    fn time_index_max(&self) -> io::Result<i64> {
+        Ok(self.time_index.last_timestamp()?.unwrap_or(-1))
     }
 
     fn index_batch(&mut self, h: &BatchHeader, position: u32) -> io::Result<()> {
@@ -199,8 +198,8 @@ impl Segment {
     pub fn created(&self) -> SystemTime {
         self.created
     }
-    pub fn indexes_full(&self) -> bool {
-        self.index.is_full() || self.time_index.is_full()
+    pub fn indexes_full(&self) -> io::Result<bool> {
+        Ok(self.index.is_full()? || self.time_index.is_full()?)
     }
 
     /// Appends one stamped, validated batch, given as its header and the rest (one pwritev).
@@ -216,12 +215,12 @@ impl Segment {
 
     /// Position of the first batch whose last offset is >= `offset`, with its header.
     fn locate(&self, offset: i64, limit: u64) -> io::Result<Option<(u64, BatchHeader)>> {
-        let (_, start) = self.index.lookup(offset);
+        let (_, start) = self.index.lookup(offset)?;
         let mut pos = start as u64;
-        let mut header = [0u8; HEADER_LEN];
-        while pos + HEADER_LEN as u64 <= limit {
-            self.log.read_exact_at(&mut header, pos)?;
-            let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        // Header by header: a fetch reads only what it must (batches may be megabytes).
+        let mut cursor = BatchCursor::new(&self.log, limit, HEADER_LEN);
+        while let Some(head) = cursor.header(pos)? {
+            let h = batch::parse_header(head).map_err(invalid_data)?;
             if h.last_offset() >= offset {
                 return Ok(Some((pos, h)));
             }
@@ -267,25 +266,14 @@ impl Segment {
     /// until `f` returns false.
     pub fn for_each_batch(&self, from_offset: i64, mut f: impl FnMut(&BatchHeader, &[u8]) -> bool) -> io::Result<()> {
         let limit = self.size;
-        let Some((mut pos, _)) = self.locate(from_offset, limit)? else {
+        let Some((pos, _)) = self.locate(from_offset, limit)? else {
             return Ok(());
         };
-        let mut header = [0u8; HEADER_LEN];
-        while pos + HEADER_LEN as u64 <= limit {
-            self.log.read_exact_at(&mut header, pos)?;
-            let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            let mut buf = vec![0u8; h.size];
-            self.log.read_exact_at(&mut buf, pos)?;
-            if !f(&h, &buf) {
-                break;
-            }
-            pos += h.size as u64;
-        }
-        Ok(())
+        BatchCursor::new(&self.log, limit, SCAN_CHUNK).walk(pos, |h, bytes| Ok(f(h, bytes)))
     }
 
     /// The first offset from which a scan finds timestamps >= `ts`.
-    pub fn time_lookup(&self, ts: i64) -> i64 {
+    pub fn time_lookup(&self, ts: i64) -> io::Result<i64> {
         self.time_index.lookup(ts)
     }
 
@@ -323,17 +311,72 @@ impl Segment {
 /// closed segments this way, without the partition lock). Stops at `limit` bytes.
 pub fn read_batches(path: &Path, limit: u64, mut f: impl FnMut(&BatchHeader, &[u8]) -> io::Result<()>) -> io::Result<()> {
     let file = File::open(path)?;
-    let mut pos = 0u64;
-    let mut header = [0u8; HEADER_LEN];
-    while pos + HEADER_LEN as u64 <= limit {
-        file.read_exact_at(&mut header, pos)?;
-        let h = batch::parse_header(&header).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        let mut buf = vec![0u8; h.size];
-        file.read_exact_at(&mut buf, pos)?;
-        f(&h, &buf)?;
-        pos += h.size as u64;
+    BatchCursor::new(&file, limit, SCAN_CHUNK).walk(0, |h, bytes| f(h, bytes).map(|()| true))
+}
+
+/// A trusted (cleanly shut down) active segment up to this size is walked whole from one read
+/// rather than from its last index entry.
+const WALK_WHOLE_BELOW: u64 = 16 * 1024;
+
+/// Read size of forward walks over a segment (recovery, the cleaner, producer state replay).
+const SCAN_CHUNK: usize = 64 * 1024;
+
+fn invalid_data(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+/// Reads a segment file forward through one buffer filled at least `chunk` bytes at a time, so
+/// a walk over many small batches costs one read per chunk rather than two per batch.
+struct BatchCursor<'a> {
+    file: &'a File,
+    /// Bytes past this are not read (the file's valid length, or a caller's bound).
+    limit: u64,
+    chunk: usize,
+    buf: Vec<u8>,
+    /// File position of `buf[0]`.
+    at: u64,
+}
+
+impl<'a> BatchCursor<'a> {
+    fn new(file: &'a File, limit: u64, chunk: usize) -> BatchCursor<'a> {
+        BatchCursor { file, limit, chunk, buf: Vec::new(), at: 0 }
     }
-    Ok(())
+
+    /// `len` bytes at `pos`; the caller keeps `pos + len` within the limit.
+    fn get(&mut self, pos: u64, len: usize) -> io::Result<&[u8]> {
+        let end = pos + len as u64;
+        if pos < self.at || end > self.at + self.buf.len() as u64 {
+            let want = (len.max(self.chunk) as u64).min(self.limit.saturating_sub(pos)).max(len as u64);
+            self.buf.resize(want as usize, 0);
+            self.file.read_exact_at(&mut self.buf, pos)?;
+            self.at = pos;
+        }
+        let from = (pos - self.at) as usize;
+        Ok(&self.buf[from..from + len])
+    }
+
+    /// The batch header bytes at `pos`, or `None` when no whole header fits before the limit.
+    fn header(&mut self, pos: u64) -> io::Result<Option<&[u8]>> {
+        if pos + HEADER_LEN as u64 > self.limit {
+            return Ok(None);
+        }
+        self.get(pos, HEADER_LEN).map(Some)
+    }
+
+    /// Calls `f` with each whole batch from `pos` until the limit, or until `f` returns false.
+    fn walk(&mut self, mut pos: u64, mut f: impl FnMut(&BatchHeader, &[u8]) -> io::Result<bool>) -> io::Result<()> {
+        while let Some(head) = self.header(pos)? {
+            let h = batch::parse_header(head).map_err(invalid_data)?;
+            if pos + h.size as u64 > self.limit {
+                return Err(invalid_data(format!("batch at {pos} runs past {}", self.limit)));
+            }
+            if !f(&h, self.get(pos, h.size)?)? {
+                break;
+            }
+            pos += h.size as u64;
+        }
+        Ok(())
+    }
 }
 
 /// Writes `parts` one after another at `position` with pwritev(2), resuming after short writes.
@@ -363,4 +406,59 @@ fn write_all_at(file: &File, parts: &[&[u8]; 2], mut position: u64) -> io::Resul
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::sample_batch;
+
+    /// Appends `n` batches of 10 records, timestamps rising then one dip, and seals (clean stop).
+    fn write_segment(dir: &Path, n: i64) -> (i64, i64) {
+        let mut seg = Segment::create(dir, 0, 1 << 20, 4096).unwrap();
+        let mut max_ts = -1;
+        for i in 0..n {
+            let ts = if i == n / 2 { 5_000_000 } else { 1000 + i };
+            let mut b = sample_batch(10, ts);
+            let (head, body) = b.split_at_mut(HEADER_LEN);
+            batch::stamp(head, body, i * 10, 0, None);
+            let h = batch::parse_header(&b).unwrap();
+            seg.append(&b[..HEADER_LEN], &b[HEADER_LEN..], &h).unwrap();
+            max_ts = max_ts.max(ts);
+        }
+        seg.seal().unwrap();
+        (n * 10, max_ts)
+    }
+
+    /// A small cleanly closed segment reopens without opening its indexes; a large one from its
+    /// last index entry. Both know their end offset, size and max timestamp, and serve reads.
+    #[test]
+    fn trusted_reopen_small_and_large() {
+        for batches in [3i64, 2000] {
+            let dir = tempfile::tempdir().unwrap();
+            let (next, max_ts) = write_segment(dir.path(), batches);
+            let len = std::fs::metadata(dir.path().join("00000000000000000000.log")).unwrap().len();
+            assert_eq!(len > WALK_WHOLE_BELOW, batches > 3, "the two cases take the two paths");
+            let index = dir.path().join("00000000000000000000.index");
+            if batches == 3 {
+                // Not even created: proves the small path never opens the indexes.
+                std::fs::remove_file(&index).ok();
+                std::fs::remove_file(dir.path().join("00000000000000000000.timeindex")).unwrap();
+            }
+            let (seg, rec) = Segment::open(dir.path(), 0, 1 << 20, 4096, false).unwrap();
+            assert_eq!((rec.truncated_bytes, seg.size(), seg.next_offset, seg.max_timestamp), (0, len, next, max_ts));
+            if batches == 3 {
+                assert!(!index.exists());
+            }
+            let mut seen = Vec::new();
+            seg.for_each_batch(next - 15, |h, _| {
+                seen.push(h.base_offset);
+                true
+            })
+            .unwrap();
+            assert_eq!(seen, vec![next - 20, next - 10]);
+            let slice = seg.read(next - 1, 1, true, i64::MAX).unwrap().unwrap();
+            assert_eq!(slice.position + slice.len as u64, len);
+        }
+    }
 }
