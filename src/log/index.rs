@@ -101,9 +101,10 @@ impl IndexFile {
         self.mapped.get_mut().ok_or_else(|| io::Error::other("index not loaded"))
     }
 
-    fn is_full(&self) -> io::Result<bool> {
+    /// No room left, keeping `reserve` entries free.
+    fn is_full(&self, reserve: usize) -> io::Result<bool> {
         let m = self.loaded()?;
-        Ok(m.entries >= m.capacity)
+        Ok(m.entries + reserve >= m.capacity)
     }
 
     fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -228,7 +229,7 @@ impl OffsetIndex {
     }
 
     pub fn is_full(&self) -> io::Result<bool> {
-        self.file.is_full()
+        self.file.is_full(0)
     }
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()
@@ -284,8 +285,10 @@ impl TimeIndex {
         })
     }
 
+    /// Full one entry early: the entry `Segment::seal` adds for the segment's max timestamp
+    /// always has room, so a sealed segment's last entry holds its max timestamp.
     pub fn is_full(&self) -> io::Result<bool> {
-        self.file.is_full()
+        self.file.is_full(1)
     }
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()

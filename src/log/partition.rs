@@ -140,24 +140,27 @@ impl Partition {
         let mut bases: Vec<i64> = names.iter().filter_map(|n| segment::parse_stem(n, ".log")).collect();
         bases.sort_unstable();
         let mut segments = BTreeMap::new();
-        let last = bases.last().copied();
-        for base in bases {
-            let recover = !clean && Some(base) == last;
-            let (seg, rec) = Segment::open(&dir, base, config.segment_index_bytes, config.index_interval_bytes, recover)?;
+        let (index_bytes, interval) = (config.segment_index_bytes, config.index_interval_bytes);
+        for (i, &base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            if let (Some(next_base), true) = (next_base, clean) {
+                segments.insert(base, Segment::open_sealed(&dir, base, next_base, index_bytes, interval)?);
+                continue;
+            }
+            // The active segment, or any after a crash: located by a scan; only the active
+            // one is recovered (the others were complete before it was created).
+            let (mut seg, rec) = Segment::open(&dir, base, index_bytes, interval, !clean && next_base.is_none())?;
             if rec.truncated_bytes > 0 {
                 tracing::warn!(
                     topic, partition = index, segment = base, truncated_bytes = rec.truncated_bytes,
                     valid_bytes = rec.valid_bytes, "recovery truncated a torn or corrupt log tail"
                 );
             }
-            segments.insert(base, seg);
-        }
-        // Only the last segment is ever appended to; the others keep trimmed, read-only indexes.
-        let sealed: Vec<i64> = segments.keys().copied().filter(|b| Some(*b) != last).collect();
-        for base in sealed {
-            if let Some(seg) = segments.get_mut(&base) {
+            // Only the last segment is ever appended to; the others keep trimmed, read-only indexes.
+            if next_base.is_some() {
                 seg.seal()?;
             }
+            segments.insert(base, seg);
         }
         if segments.is_empty() {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
@@ -210,7 +213,7 @@ impl Partition {
                 let log = self.lock();
                 (log.segments.values().next_back().map(|s| s.file()), log.next_offset)
             };
-            let res = file.map_or(Ok(()), |f| f.sync_data());
+            let res = file.map_or(Ok(()), |f| f.and_then(|f| f.sync_data()));
             st = lock_sync();
             st.syncing = false;
             self.sync_done.notify_all();
@@ -384,7 +387,7 @@ impl Partition {
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
         let log = self.lock();
         for seg in log.segments.values() {
-            if seg.max_timestamp < ts {
+            if seg.max_timestamp() < ts {
                 continue;
             }
             let mut found = None;
@@ -404,10 +407,10 @@ impl Partition {
     /// ListOffsets MAX_TIMESTAMP (KIP-734): the record with the largest timestamp.
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
         let log = self.lock();
-        let Some(seg) = log.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp) else {
+        let Some(seg) = log.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp()) else {
             return Ok(None);
         };
-        let max = seg.max_timestamp;
+        let max = seg.max_timestamp();
         let mut found = None;
         seg.for_each_batch(seg.base_offset, |h, bytes| {
             if h.max_timestamp == max && !h.is_control() {
@@ -460,8 +463,9 @@ impl Partition {
             return Ok(0);
         }
         let expired = |s: &Segment| {
-            let largest = if s.max_timestamp >= 0 {
-                s.max_timestamp
+            let largest = s.max_timestamp();
+            let largest = if largest >= 0 {
+                largest
             } else {
                 s.created().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(now)
             };
@@ -535,7 +539,7 @@ impl Partition {
         let segments: Vec<CleanableSegment> = log
             .segments
             .values()
-            .take_while(|s| s.base_offset != active && s.next_offset <= lso && s.max_timestamp <= lag_horizon)
+            .take_while(|s| s.base_offset != active && s.next_offset <= lso && s.max_timestamp() <= lag_horizon)
             .map(|s| CleanableSegment { base_offset: s.base_offset, path: s.log_path().to_path_buf(), size: s.size(), next_offset: s.next_offset })
             .collect();
         let total: u64 = segments.iter().map(|s| s.size).sum();
@@ -807,5 +811,51 @@ impl Log {
         self.unflushed = 0;
         self.last_flush = Instant::now();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::sample_batch;
+
+    /// After a clean shutdown the sealed segments open without reading them or their indexes;
+    /// after a crash they are scanned. Either way offsets, reads and timestamp lookups agree.
+    #[test]
+    fn reopen_with_sealed_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig { segment_bytes: 2000, index_interval_bytes: 300, ..LogConfig::default() };
+        let p = Partition::open(dir.path(), "t", 0, config.clone(), true).unwrap();
+        for i in 0..100i64 {
+            p.append(&sample_batch(10, if i == 42 { 9_000_000 } else { 1000 + 10 * i })).unwrap();
+        }
+        p.close().unwrap();
+        let segments = p.segment_count();
+        assert!(segments > 5, "{segments} segments");
+        drop(p);
+        let pdir = dir.path().join("t-0");
+        let mut bases: Vec<i64> = list_dir(&pdir).unwrap().iter().filter_map(|n| segment::parse_stem(n, ".log")).collect();
+        bases.sort_unstable();
+        for clean in [true, false] {
+            // Offset indexes of sealed segments removed: after a clean open they must still be
+            // absent (never opened); lookups then walk from each segment's start.
+            for b in &bases[..bases.len() - 1] {
+                std::fs::remove_file(pdir.join(format!("{}.index", segment::file_stem(*b)))).ok();
+            }
+            let p = Partition::open(dir.path(), "t", 0, config.clone(), clean).unwrap();
+            if clean {
+                assert!(!pdir.join(format!("{}.index", segment::file_stem(bases[0]))).exists());
+            }
+            assert_eq!((p.segment_count(), p.log_end_offset()), (segments, 1000));
+            for offset in (0..1000).step_by(7) {
+                let bytes = p.read(offset, 1, true, false).unwrap().records.unwrap().read_bytes().unwrap();
+                let h = batch::parse_header(&bytes).unwrap();
+                assert_eq!(h.base_offset, offset / 10 * 10, "clean={clean} offset {offset}");
+            }
+            assert_eq!(p.offset_for_timestamp(1_000_000).unwrap().map(|(o, _)| o), Some(420));
+            assert_eq!(p.offset_for_timestamp(1305).unwrap().map(|(o, _)| o), Some(310));
+            assert_eq!(p.max_timestamp_offset().unwrap().map(|(o, t)| (o, t)), Some((420, 9_000_000)));
+            p.close().unwrap();
+        }
     }
 }

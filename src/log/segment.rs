@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
+use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -67,7 +68,8 @@ impl FileSlice {
 pub struct Segment {
     pub base_offset: i64,
     log_path: PathBuf,
-    log: Arc<File>,
+    /// Opened on first use for a segment from `open_sealed` (then read-only).
+    log: OnceCell<Arc<File>>,
     /// Bytes of whole, valid batches in the file.
     size: u64,
     index: OffsetIndex,
@@ -76,8 +78,9 @@ pub struct Segment {
     index_interval: u64,
     /// One past the last offset stored here (== base_offset when empty).
     pub next_offset: i64,
-    /// Largest batch max timestamp seen, and the offset of that batch's last record.
-    pub max_timestamp: i64,
+    /// Largest batch max timestamp seen; `NOT_READ` for a sealed segment opened without reading
+    /// it (its time index's last entry holds it, see `seal`).
+    max_timestamp: i64,
     created: SystemTime,
 }
 
@@ -86,32 +89,44 @@ impl Segment {
     pub fn create(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
         let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
         let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        Ok(Self::assemble(dir, base_offset, log, SystemTime::now(), index_bytes, index_interval, false))
+        Ok(Self::assemble(dir, base_offset, Some(log), SystemTime::now(), index_bytes, index_interval, false))
     }
 
     /// Opens an existing segment. With `recover`, every batch is checked (lengths, CRC, offsets);
     /// the file is truncated after the last good one and both indexes are rebuilt. Without it, the
     /// indexes on disk are trusted and only the tail batch is located.
     pub fn open(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64, recover: bool) -> io::Result<(Segment, Recovery)> {
-        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
-        let log = OpenOptions::new().read(true).write(true).open(&log_path)?;
-        let meta = log.metadata()?;
-        let file_len = meta.len();
-        let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
-        let mut seg = Self::assemble(dir, base_offset, log, created, index_bytes, index_interval, !recover);
+        let (log, file_len, created) = open_log(dir, base_offset)?;
+        let mut seg = Self::assemble(dir, base_offset, Some(log), created, index_bytes, index_interval, !recover);
         let rec = seg.scan(file_len, recover)?;
         if rec.truncated_bytes > 0 {
-            seg.log.set_len(rec.valid_bytes)?;
+            seg.log()?.set_len(rec.valid_bytes)?;
         }
         Ok((seg, rec))
     }
 
-    /// A segment around an open `.log`; its indexes are opened on first use (kept when
-    /// `trust_indexes`).
+    /// Opens a segment that a later one follows, after a clean shutdown, without reading it (as
+    /// Kafka loads such segments): it ends where `next_base` begins, holds its file's bytes, and
+    /// its sealed indexes are opened on first use.
+    pub fn open_sealed(dir: &Path, base_offset: i64, next_base: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
+        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
+        let meta = std::fs::metadata(&log_path)?;
+        let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
+        let mut seg = Self::assemble(dir, base_offset, None, created, index_bytes, index_interval, true);
+        seg.size = meta.len();
+        seg.next_offset = next_base;
+        seg.max_timestamp = NOT_READ;
+        seg.index.trim()?;
+        seg.time_index.trim()?;
+        Ok(seg)
+    }
+
+    /// A segment around its `.log` (opened on first use if `None`); its indexes are opened on
+    /// first use (kept when `trust_indexes`).
     fn assemble(
         dir: &Path,
         base_offset: i64,
-        log: File,
+        log: Option<File>,
         created: SystemTime,
         index_bytes: u64,
         index_interval: u64,
@@ -121,7 +136,7 @@ impl Segment {
         Segment {
             base_offset,
             log_path: dir.join(format!("{stem}.log")),
-            log: Arc::new(log),
+            log: log.map(|f| OnceCell::from(Arc::new(f))).unwrap_or_default(),
             size: 0,
             index: OffsetIndex::new(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes),
             time_index: TimeIndex::new(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes),
@@ -141,7 +156,7 @@ impl Segment {
         let mut pos: u64 = if whole { 0 } else { self.index.lookup(i64::MAX)?.1 as u64 };
         let mut rec = Recovery::default();
         let mut expected_min = self.base_offset;
-        let log = self.log.clone();
+        let log = self.log()?.clone();
         let chunk = if full { SCAN_CHUNK } else { WALK_WHOLE_BELOW as usize };
         let mut cursor = BatchCursor::new(&log, file_len, chunk);
         while let Some(head) = cursor.header(pos)? {
@@ -176,6 +191,19 @@ impl Segment {
         Ok(self.time_index.last_timestamp()?.unwrap_or(-1))
     }
 
+    /// The largest batch max timestamp in the segment, -1 if none is known. For a segment opened
+    /// by `open_sealed` it is read from the time index on first use; if that cannot be read it
+    /// counts as unknown (retention then goes by the file's age, as Kafka does without one).
+    pub fn max_timestamp(&self) -> i64 {
+        if self.max_timestamp != NOT_READ {
+            return self.max_timestamp;
+        }
+        self.time_index_max().unwrap_or_else(|e| {
+            tracing::warn!(segment = %self.log_path.display(), error = %e, "cannot read the time index; max timestamp unknown");
+            -1
+        })
+    }
+
     fn index_batch(&mut self, h: &BatchHeader, position: u32) -> io::Result<()> {
         if self.bytes_since_index >= self.index_interval {
             self.index.append(h.base_offset, position)?;
@@ -205,7 +233,7 @@ impl Segment {
     /// Appends one stamped, validated batch, given as its header and the rest (one pwritev).
     pub fn append(&mut self, header: &[u8], body: &[u8], h: &BatchHeader) -> io::Result<()> {
         let position = self.size;
-        write_all_at(&self.log, &[header, body], position)?;
+        write_all_at(self.log()?, &[header, body], position)?;
         self.index_batch(h, position as u32)?;
         self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
         self.size += (header.len() + body.len()) as u64;
@@ -218,7 +246,7 @@ impl Segment {
         let (_, start) = self.index.lookup(offset)?;
         let mut pos = start as u64;
         // Header by header: a fetch reads only what it must (batches may be megabytes).
-        let mut cursor = BatchCursor::new(&self.log, limit, HEADER_LEN);
+        let mut cursor = BatchCursor::new(self.log()?, limit, HEADER_LEN);
         while let Some(head) = cursor.header(pos)? {
             let h = batch::parse_header(head).map_err(invalid_data)?;
             if h.last_offset() >= offset {
@@ -229,9 +257,17 @@ impl Segment {
         Ok(None)
     }
 
-    /// The open `.log` file (to fsync it without holding the partition lock).
-    pub fn file(&self) -> Arc<File> {
-        self.log.clone()
+    /// The `.log` file (to fsync it without holding the partition lock).
+    pub fn file(&self) -> io::Result<Arc<File>> {
+        self.log().cloned()
+    }
+
+    fn log(&self) -> io::Result<&Arc<File>> {
+        if let Some(f) = self.log.get() {
+            return Ok(f);
+        }
+        let f = Arc::new(File::open(&self.log_path)?);
+        Ok(self.log.get_or_init(|| f))
     }
 
     /// Where the whole batches starting with the one containing `offset` are: at least that one
@@ -259,7 +295,7 @@ impl Segment {
         if len == 0 || (len < first.size && !min_one) {
             return Ok(None);
         }
-        Ok(Some(FileSlice { file: self.log.clone(), position: pos, len }))
+        Ok(Some(FileSlice { file: self.log()?.clone(), position: pos, len }))
     }
 
     /// Calls `f` on each batch (header and bytes) from the batch containing `from_offset` on,
@@ -269,7 +305,7 @@ impl Segment {
         let Some((pos, _)) = self.locate(from_offset, limit)? else {
             return Ok(());
         };
-        BatchCursor::new(&self.log, limit, SCAN_CHUNK).walk(pos, |h, bytes| Ok(f(h, bytes)))
+        BatchCursor::new(self.log()?, limit, SCAN_CHUNK).walk(pos, |h, bytes| Ok(f(h, bytes)))
     }
 
     /// The first offset from which a scan finds timestamps >= `ts`.
@@ -278,7 +314,7 @@ impl Segment {
     }
 
     pub fn flush(&self) -> io::Result<()> {
-        self.log.sync_data()?;
+        self.log()?.sync_data()?;
         self.index.flush()?;
         self.time_index.flush()
     }
@@ -312,6 +348,16 @@ impl Segment {
 pub fn read_batches(path: &Path, limit: u64, mut f: impl FnMut(&BatchHeader, &[u8]) -> io::Result<()>) -> io::Result<()> {
     let file = File::open(path)?;
     BatchCursor::new(&file, limit, SCAN_CHUNK).walk(0, |h, bytes| f(h, bytes).map(|()| true))
+}
+
+/// `Segment::max_timestamp` not read yet.
+const NOT_READ: i64 = i64::MIN;
+
+/// The `.log` of segment `base_offset` opened for appends and reads, with its length and mtime.
+fn open_log(dir: &Path, base_offset: i64) -> io::Result<(File, u64, SystemTime)> {
+    let log = OpenOptions::new().read(true).write(true).open(dir.join(format!("{}.log", file_stem(base_offset))))?;
+    let meta = log.metadata()?;
+    Ok((log, meta.len(), meta.modified().unwrap_or_else(|_| SystemTime::now())))
 }
 
 /// A trusted (cleanly shut down) active segment up to this size is walked whole from one read
@@ -446,7 +492,7 @@ mod tests {
                 std::fs::remove_file(dir.path().join("00000000000000000000.timeindex")).unwrap();
             }
             let (seg, rec) = Segment::open(dir.path(), 0, 1 << 20, 4096, false).unwrap();
-            assert_eq!((rec.truncated_bytes, seg.size(), seg.next_offset, seg.max_timestamp), (0, len, next, max_ts));
+            assert_eq!((rec.truncated_bytes, seg.size(), seg.next_offset, seg.max_timestamp()), (0, len, next, max_ts));
             if batches == 3 {
                 assert!(!index.exists());
             }
