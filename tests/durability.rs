@@ -84,6 +84,48 @@ fn restart_keeps_all_data() {
     }
 }
 
+/// More partitions than a typical soft limit on open files allows (each holds its active
+/// segment open): the broker raises the soft limit to the hard one, as the JVM does for Kafka,
+/// and every partition, with sealed segments opened lazily, serves its records after a restart.
+#[test]
+fn restart_with_more_partitions_than_the_soft_fd_limit() {
+    let mut hard = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes only the struct we pass.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) }, 0);
+    assert!(hard.rlim_max >= 2048, "this test needs a hard open-files limit of at least 2048, have {}", hard.rlim_max);
+    let mut b = TestBroker::start_with(&[("log.segment.bytes", "2000")]);
+    let topic = topic_name("many-partitions");
+    b.create_topic(&topic, 300, &[]);
+    let producer = b.producer();
+    // One round per record index, each awaited: one batch, so one segment, per record.
+    for i in 0..3 {
+        let futs: Vec<_> = (0..300)
+            .map(|p| {
+                let value = format!("{p}-{i}-{}", "x".repeat(1500));
+                send_retry(&producer, FutureRecord::<[u8], [u8]>::to(&topic).partition(p).payload(value.as_bytes()))
+            })
+            .collect();
+        for f in futs {
+            await_delivery(f);
+        }
+    }
+    drop(producer);
+    b.stop();
+    b.set_nofile_soft(256);
+    b.restart();
+    let raised = std::fs::read_to_string(format!("/proc/{}/limits", b.pid())).unwrap();
+    let line = raised.lines().find(|l| l.starts_with("Max open files")).unwrap().to_string();
+    assert!(!line.split_whitespace().any(|w| w == "256"), "soft limit not raised: {line}");
+    let all = read_all(&b, &topic, 300);
+    for p in 0..300 {
+        let values: Vec<String> = all[&p].iter().map(|c| String::from_utf8_lossy(c.value.as_deref().unwrap_or_default()).into_owned()).collect();
+        let want: Vec<String> = (0..3).map(|i| format!("{p}-{i}-{}", "x".repeat(1500))).collect();
+        assert_eq!(values, want, "partition {p}");
+    }
+    let logs = std::fs::read_dir(b.partition_dir(&topic, 0)).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".log")).count();
+    assert_eq!(logs, 3, "one segment per record");
+}
+
 #[test]
 fn kill9_during_produce_keeps_every_acked_record() {
     let mut b = TestBroker::start();

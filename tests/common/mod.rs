@@ -54,6 +54,8 @@ pub struct TestBroker {
     /// Every stderr/stdout line of every incarnation of the broker.
     log: Arc<Mutex<Vec<String>>>,
     incarnation: u32,
+    /// Soft RLIMIT_NOFILE the broker process starts with (None: inherited).
+    nofile_soft: Option<u64>,
 }
 
 impl TestBroker {
@@ -77,6 +79,7 @@ impl TestBroker {
             overrides,
             log: Arc::new(Mutex::new(Vec::new())),
             incarnation: 0,
+            nofile_soft: None,
         };
         // The free-port dance is racy with other tests that do the same; retry a few times with
         // a new port if the broker exits before it is ready (e.g. address in use).
@@ -120,7 +123,26 @@ impl TestBroker {
         let bin = broker_bin();
         eprintln!("[harness] starting {bin} {}", args.join(" "));
         let started = Instant::now();
-        let mut child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(soft) = self.nofile_soft {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure runs in the forked child before exec and only calls
+            // getrlimit/setrlimit, which are async-signal-safe, on a struct it owns.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                    if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    lim.rlim_cur = soft.min(lim.rlim_max);
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -238,6 +260,11 @@ impl TestBroker {
         }
         let status = child.wait().unwrap();
         eprintln!("[harness] broker:{} killed: {status}", self.port);
+    }
+
+    /// The soft limit on open files that later (re)starts of the broker begin with.
+    pub fn set_nofile_soft(&mut self, soft: u64) {
+        self.nofile_soft = Some(soft);
     }
 
     /// Starts the broker again with the same port, data dir and args. Stops it first (SIGTERM,
