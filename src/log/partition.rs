@@ -12,7 +12,7 @@ use crate::config::LogConfig;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
@@ -96,6 +96,12 @@ struct Log {
     log_start: i64,
     /// Base offset of the last segment the cleaner has compacted (segments above it are dirty).
     cleaned_upto: Option<i64>,
+    /// Rolled segments' files not fsynced yet: as Kafka does, a roll leaves that to the
+    /// background flusher (`sync_pending`) rather than stall appends behind the lock.
+    unsynced: Vec<Arc<std::fs::File>>,
+    /// Rolls so far, and how many of them the directory has been fsynced after (each adds a file).
+    dir_epoch: u64,
+    dir_synced: u64,
 }
 
 /// Per-partition file holding the log start offset moved by DeleteRecords.
@@ -177,7 +183,7 @@ impl Partition {
             topic: topic.to_string(),
             index,
             dir,
-            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start, cleaned_upto: None }),
+            log: Mutex::new(Log { config, segments, next_offset, unflushed: 0, last_flush: Instant::now(), producers, snapshot_offset, log_start, cleaned_upto: None, unsynced: Vec::new(), dir_epoch: 0, dir_synced: 0 }),
             end_offset,
             sync: Mutex::new(SyncState::default()),
             sync_done: Condvar::new(),
@@ -191,9 +197,9 @@ impl Partition {
     }
 
     /// Returns once every offset below `offset` is fsynced (`acks.all.fsync`). Group commit:
-    /// one caller fsyncs the active segment — outside the partition lock, so appends go on —
-    /// while the others wait, and that one fsync covers everything appended before it started.
-    /// Rolled segments were fsynced when they rolled.
+    /// one caller fsyncs the active segment (and any rolled segment still waiting for it) —
+    /// outside the partition lock, so appends go on — while the others wait, and that one round
+    /// covers everything appended before it started.
     pub fn sync_upto(&self, offset: i64) -> io::Result<()> {
         let lock_sync = || self.sync.lock().unwrap_or_else(|p| p.into_inner());
         let mut st = lock_sync();
@@ -209,17 +215,46 @@ impl Partition {
             st.syncing = true;
             st.fsyncs += 1;
             drop(st);
-            let (file, upto) = {
-                let log = self.lock();
-                (log.segments.values().next_back().map(|s| s.file()), log.next_offset)
-            };
-            let res = file.map_or(Ok(()), |f| f.and_then(|f| f.sync_data()));
+            let res = self.sync_pending(true);
             st = lock_sync();
             st.syncing = false;
             self.sync_done.notify_all();
-            res?;
-            st.durable = st.durable.max(upto);
+            st.durable = st.durable.max(res?);
         }
+    }
+
+    /// Fsyncs, outside the partition lock, the rolled segments not fsynced yet, the directory if
+    /// a roll added a file since it was last fsynced, and with `active` the active segment.
+    /// Returns the log end offset when it started: with `active`, everything below it is durable.
+    /// An entry leaves the list only after its fsync succeeded, so a concurrent caller that saw
+    /// it fsyncs it too rather than count on one still in flight.
+    fn sync_pending(&self, active: bool) -> io::Result<i64> {
+        let (files, dir_epoch, dir_needed, upto) = {
+            let log = self.lock();
+            let mut files = log.unsynced.clone();
+            if active {
+                if let Some(seg) = log.segments.values().next_back() {
+                    files.push(seg.file()?);
+                }
+            }
+            (files, log.dir_epoch, log.dir_synced < log.dir_epoch, log.next_offset)
+        };
+        for f in &files {
+            f.sync_data()?;
+        }
+        if dir_needed {
+            sync_dir(&self.dir)?;
+        }
+        let mut log = self.lock();
+        log.unsynced.retain(|f| !files.iter().any(|g| Arc::ptr_eq(f, g)));
+        log.dir_synced = log.dir_synced.max(dir_epoch);
+        Ok(upto)
+    }
+
+    /// Rolled segments (and directory entries) still waiting for their fsync.
+    pub fn pending_syncs(&self) -> usize {
+        let log = self.lock();
+        log.unsynced.len() + usize::from(log.dir_synced < log.dir_epoch)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
@@ -311,7 +346,7 @@ impl Partition {
             log.unflushed += h.record_count as i64;
             pos += h.size;
         }
-        log.maybe_flush()?;
+        log.maybe_flush(&self.dir)?;
         let info = AppendInfo { base_offset, log_end_offset: log.next_offset, log_append_time: append_time, log_start_offset: log.start_offset() };
         let end = log.next_offset;
         drop(log);
@@ -441,15 +476,21 @@ impl Partition {
     /// fsyncs the log and its indexes.
     pub fn flush(&self) -> io::Result<()> {
         let mut log = self.lock();
-        log.flush()
+        log.flush(&self.dir)
     }
 
-    /// Time-based flush (`flush.ms`), called by the background flusher.
+    /// Time-based flush (`flush.ms`) and the fsync of rolled segments, by the background flusher.
     pub fn flush_if_due(&self) -> io::Result<()> {
-        let mut log = self.lock();
-        let due = log.unflushed > 0 && log.last_flush.elapsed() >= Duration::from_millis(log.config.flush_ms.max(0) as u64);
-        if due {
-            log.flush()?;
+        {
+            let mut log = self.lock();
+            let due = log.unflushed > 0 && log.last_flush.elapsed() >= Duration::from_millis(log.config.flush_ms.max(0) as u64);
+            if due {
+                log.flush(&self.dir)?;
+            }
+        }
+        // Segments rolled since the last pass: the asynchronous flush Kafka schedules at a roll.
+        if self.pending_syncs() > 0 {
+            self.sync_pending(false)?;
         }
         Ok(())
     }
@@ -762,12 +803,15 @@ impl Log {
         let base = self.next_offset;
         if let Some(old) = self.active() {
             old.seal()?;
-            // A sealed segment is never written again: make it durable once, now.
-            old.flush()?;
+            // A sealed segment is never written again: it is fsynced once, by the next flush
+            // pass or acks.all.fsync round (an fsync of up to a whole segment here would hold
+            // every append to this partition for a second).
+            let file = old.file()?;
+            self.unsynced.push(file);
         }
         let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
-        // The new file's directory entry must survive a power loss too.
-        sync_dir(dir)?;
+        // The new file's directory entry must survive a power loss too: fsynced with the above.
+        self.dir_epoch += 1;
         self.segments.insert(base, seg);
         // As Kafka does at every roll: recovery replays at most the active segment.
         self.producers.write_snapshot(dir, base)?;
@@ -797,14 +841,23 @@ impl Log {
         }
     }
 
-    fn maybe_flush(&mut self) -> io::Result<()> {
+    fn maybe_flush(&mut self, dir: &Path) -> io::Result<()> {
         if self.unflushed >= self.config.flush_messages.max(1) {
-            self.flush()?;
+            self.flush(dir)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    /// `flush.messages` / `flush.ms`: everything appended so far, rolled segments included.
+    fn flush(&mut self, dir: &Path) -> io::Result<()> {
+        for f in &self.unsynced {
+            f.sync_data()?;
+        }
+        self.unsynced.clear();
+        if self.dir_synced < self.dir_epoch {
+            sync_dir(dir)?;
+            self.dir_synced = self.dir_epoch;
+        }
         if let Some(seg) = self.segments.values().next_back() {
             seg.flush()?;
         }
@@ -818,6 +871,37 @@ impl Log {
 mod tests {
     use super::*;
     use crate::log::batch::tests::sample_batch;
+
+    /// A roll leaves the old segment's fsync (and the directory's) to the background flusher;
+    /// an acks.all.fsync round or a `flush.messages` flush covers them too.
+    #[test]
+    fn rolled_segments_are_fsynced_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig { segment_bytes: 1000, ..LogConfig::default() };
+        let p = Partition::open(dir.path(), "t", 0, config.clone(), true).unwrap();
+        for i in 0..20 {
+            p.append(&sample_batch(10, 1000 + i)).unwrap();
+        }
+        let rolled = p.segment_count() - 1;
+        assert!(rolled >= 2);
+        assert_eq!(p.pending_syncs(), rolled + 1, "each rolled segment, plus the directory");
+        p.flush_if_due().unwrap();
+        assert_eq!(p.pending_syncs(), 0);
+        for i in 0..10 {
+            p.append(&sample_batch(10, 2000 + i)).unwrap();
+        }
+        assert!(p.pending_syncs() > 0);
+        p.sync_upto(p.log_end_offset()).unwrap();
+        assert_eq!(p.pending_syncs(), 0);
+
+        let every = LogConfig { segment_bytes: 1000, flush_messages: 1, ..LogConfig::default() };
+        let q = Partition::open(dir.path(), "u", 0, every, true).unwrap();
+        for i in 0..20 {
+            q.append(&sample_batch(10, 1000 + i)).unwrap();
+        }
+        assert!(q.segment_count() > 2);
+        assert_eq!(q.pending_syncs(), 0, "flush.messages=1 leaves nothing unsynced");
+    }
 
     /// After a clean shutdown the sealed segments open without reading them or their indexes;
     /// after a crash they are scanned. Either way offsets, reads and timestamp lookups agree.
