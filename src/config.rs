@@ -88,6 +88,7 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("unclean.leader.election.enable", "false"),
     ("log.segment.delete.delay.ms", "60000"),
     ("producer.id.expiration.ms", "86400000"),
+    ("producer.id.expiration.check.interval.ms", "600000"),
     ("transaction.max.timeout.ms", "900000"),
     ("transaction.state.log.num.partitions", "50"),
     ("transaction.state.log.segment.bytes", "104857600"),
@@ -154,6 +155,11 @@ pub struct Config {
     /// `acks.all.fsync`: acks=all produce answers only once its data is fsynced (group commit).
     pub acks_all_fsync: bool,
     pub flush_scheduler_interval_ms: u64,
+    /// `producer.id.expiration.ms`: an idempotent producer's state is dropped after this long
+    /// without a write (none with an open transaction), checked every
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_ms: i64,
+    pub producer_id_expiration_check_interval_ms: u64,
     /// Broker-level defaults for topic configs, under topic key names.
     pub log_defaults: LogConfig,
     pub group: GroupConfig,
@@ -289,6 +295,8 @@ impl Config {
             socket_request_max_bytes: num("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
             retention_check_interval_ms: num("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
+            producer_id_expiration_ms: num("producer.id.expiration.ms", &get("producer.id.expiration.ms"))?,
+            producer_id_expiration_check_interval_ms: num("producer.id.expiration.check.interval.ms", &get("producer.id.expiration.check.interval.ms"))?,
             cleaner_backoff_ms: num("log.cleaner.backoff.ms", &get("log.cleaner.backoff.ms"))?,
             cleaner_enable: boolean("log.cleaner.enable", &get("log.cleaner.enable"))?,
             recovery_threads: num("num.recovery.threads.per.data.dir", &get("num.recovery.threads.per.data.dir"))?,

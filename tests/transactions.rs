@@ -1230,3 +1230,44 @@ fn transaction_admin_apis_report_open_and_completed_transactions() {
     );
     assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
 }
+
+/// producer.id.expiration.ms, checked every producer.id.expiration.check.interval.ms (Kafka's
+/// PeriodicProducerExpirationCheck): an idle idempotent producer's state is dropped, one with an
+/// open transaction is kept.
+#[test]
+fn idle_producers_expire_but_not_with_an_open_transaction() {
+    let b = TestBroker::start_with(&[
+        ("producer.id.expiration.ms", "1500"),
+        ("producer.id.expiration.check.interval.ms", "200"),
+        ("group.initial.rebalance.delay.ms", "100"),
+    ]);
+    let topic = topic_name("pidexp");
+    b.create_topic(&topic, 2, &[]);
+    let idem = b.producer_with(&[("enable.idempotence", "true")]);
+    send_all(&idem, &topic, 0, &["i1".to_string(), "i2".to_string()]);
+    let t = txn_producer(&b, "expiry-txn", &[]);
+    t.init_transactions(OP_TIMEOUT).expect("init_transactions");
+    t.begin_transaction().expect("begin");
+    send_all(&t, &topic, 1, &["t1".to_string()]);
+
+    let mut c = Conn::connect(&b);
+    let pv = c.pick::<DescribeProducersRequest>(0);
+    let mut describe = |c: &mut Conn| -> (usize, usize) {
+        let dp = c.call(
+            pv,
+            &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
+                .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                .with_partition_indexes(vec![0, 1])]),
+        );
+        let count = |i: i32| dp.topics[0].partitions.iter().find(|p| p.partition_index == i).map_or(0, |p| p.active_producers.len());
+        (count(0), count(1))
+    };
+    assert_eq!(describe(&mut c), (1, 1), "both producers known right after their writes");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while describe(&mut c).0 != 0 {
+        assert!(Instant::now() < deadline, "the idle idempotent producer never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(describe(&mut c), (0, 1), "the producer with an open transaction stays");
+    t.commit_transaction(OP_TIMEOUT).expect("commit");
+}

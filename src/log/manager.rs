@@ -277,6 +277,14 @@ impl LogManager {
         }
     }
 
+    /// Kafka's PeriodicProducerExpirationCheck: drops idle producers' state everywhere.
+    pub fn producer_expiration_pass(&self) {
+        let now = super::partition::now_ms();
+        for p in self.all_partitions() {
+            p.expire_producers(now, self.config.producer_id_expiration_ms);
+        }
+    }
+
     /// One log-cleaner pass over every compacted partition.
     pub fn cleaner_pass(&self) {
         for p in self.all_partitions() {

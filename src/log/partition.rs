@@ -633,6 +633,16 @@ impl Partition {
         self.lock().producers.describe()
     }
 
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`); a later
+    /// clean shutdown then writes a snapshot without them.
+    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) {
+        let mut log = self.lock();
+        let log_start = log.start_offset();
+        if log.producers.expire(now_ms, expiration_ms, log_start) {
+            log.snapshot_offset = None;
+        }
+    }
+
     /// Bytes on disk in the partition's segments.
     pub fn size_bytes(&self) -> u64 {
         self.lock().segments.values().map(|s| s.size()).sum()

@@ -77,6 +77,7 @@ impl Broker {
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
         tasks.push(spawn_periodic(broker.clone(), flush_every, |b| b.logs.flush_pass()));
+        tasks.push(spawn_periodic(broker.clone(), config.producer_id_expiration_check_interval_ms, |b| b.logs.producer_expiration_pass()));
         tasks.push(spawn_group_timers(broker.clone()));
         if config.cleaner_enable {
             tasks.push(spawn_periodic(broker.clone(), config.cleaner_backoff_ms, |b| b.logs.cleaner_pass()));
