@@ -239,6 +239,9 @@ impl Partition {
             }
             (files, log.dir_epoch, log.dir_synced < log.dir_epoch, log.next_offset)
         };
+        if files.is_empty() && !dir_needed {
+            return Ok(upto);
+        }
         for f in &files {
             f.sync_data()?;
         }
@@ -252,7 +255,8 @@ impl Partition {
     }
 
     /// Rolled segments (and directory entries) still waiting for their fsync.
-    pub fn pending_syncs(&self) -> usize {
+    #[cfg(test)]
+    fn pending_syncs(&self) -> usize {
         let log = self.lock();
         log.unsynced.len() + usize::from(log.dir_synced < log.dir_epoch)
     }
@@ -346,10 +350,14 @@ impl Partition {
             log.unflushed += h.record_count as i64;
             pos += h.size;
         }
-        log.maybe_flush(&self.dir)?;
+        let flushed = log.maybe_flush()?;
         let info = AppendInfo { base_offset, log_end_offset: log.next_offset, log_append_time: append_time, log_start_offset: log.start_offset() };
         let end = log.next_offset;
         drop(log);
+        if flushed {
+            // `flush.messages` covers what rolled meanwhile too, before the append is answered.
+            self.sync_pending(false)?;
+        }
         self.end_offset.send_replace(end);
         Ok(info)
     }
@@ -473,26 +481,17 @@ impl Partition {
         Ok(())
     }
 
-    /// fsyncs the log and its indexes.
-    pub fn flush(&self) -> io::Result<()> {
-        let mut log = self.lock();
-        log.flush(&self.dir)
-    }
-
-    /// Time-based flush (`flush.ms`) and the fsync of rolled segments, by the background flusher.
+    /// Time-based flush (`flush.ms`) and the fsync of rolled segments (the asynchronous flush
+    /// Kafka schedules at a roll), by the background flusher.
     pub fn flush_if_due(&self) -> io::Result<()> {
         {
             let mut log = self.lock();
             let due = log.unflushed > 0 && log.last_flush.elapsed() >= Duration::from_millis(log.config.flush_ms.max(0) as u64);
             if due {
-                log.flush(&self.dir)?;
+                log.flush()?;
             }
         }
-        // Segments rolled since the last pass: the asynchronous flush Kafka schedules at a roll.
-        if self.pending_syncs() > 0 {
-            self.sync_pending(false)?;
-        }
-        Ok(())
+        self.sync_pending(false).map(drop)
     }
 
     /// Deletes whole segments past `retention.ms` / `retention.bytes`; returns how many.
@@ -851,23 +850,17 @@ impl Log {
         }
     }
 
-    fn maybe_flush(&mut self, dir: &Path) -> io::Result<()> {
-        if self.unflushed >= self.config.flush_messages.max(1) {
-            self.flush(dir)?;
+    /// Flushes the active segment once `flush.messages` are unflushed; says whether it did.
+    fn maybe_flush(&mut self) -> io::Result<bool> {
+        let due = self.unflushed >= self.config.flush_messages.max(1);
+        if due {
+            self.flush()?;
         }
-        Ok(())
+        Ok(due)
     }
 
-    /// `flush.messages` / `flush.ms`: everything appended so far, rolled segments included.
-    fn flush(&mut self, dir: &Path) -> io::Result<()> {
-        for f in &self.unsynced {
-            f.sync_data()?;
-        }
-        self.unsynced.clear();
-        if self.dir_synced < self.dir_epoch {
-            sync_dir(dir)?;
-            self.dir_synced = self.dir_epoch;
-        }
+    /// `flush.messages` / `flush.ms` for the active segment (rolled ones: `sync_pending`).
+    fn flush(&mut self) -> io::Result<()> {
         if let Some(seg) = self.segments.values().next_back() {
             seg.flush()?;
         }
