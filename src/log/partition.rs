@@ -699,7 +699,7 @@ fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> 
             std::fs::remove_file(dir.join(&name))?;
         }
     }
-    std::fs::rename(swap, dir.join(format!("{}.log", segment::file_stem(first))))?;
+    std::fs::rename(swap, segment::file_path(dir, first, ".log"))?;
     sync_dir(dir)
 }
 
@@ -927,11 +927,11 @@ mod tests {
             // Offset indexes of sealed segments removed: after a clean open they must still be
             // absent (never opened); lookups then walk from each segment's start.
             for b in &bases[..bases.len() - 1] {
-                std::fs::remove_file(pdir.join(format!("{}.index", segment::file_stem(*b)))).ok();
+                std::fs::remove_file(segment::file_path(&pdir, *b, ".index")).ok();
             }
             let p = Partition::open(dir.path(), "t", 0, config.clone(), clean).unwrap();
             if clean {
-                assert!(!pdir.join(format!("{}.index", segment::file_stem(bases[0]))).exists());
+                assert!(!segment::file_path(&pdir, bases[0], ".index").exists());
             }
             assert_eq!((p.segment_count(), p.log_end_offset()), (segments, 1000));
             for offset in (0..1000).step_by(7) {

@@ -5,11 +5,11 @@
 use super::batch::{self, BatchHeader, HEADER_LEN};
 use super::index::{OffsetIndex, TimeIndex};
 use bytes::{Bytes, BytesMut};
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::cell::OnceCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -17,6 +17,11 @@ use std::time::SystemTime;
 /// `00000000000000000042` for base offset 42.
 pub fn file_stem(base_offset: i64) -> String {
     format!("{base_offset:020}")
+}
+
+/// `<dir>/<stem><ext>`: one of segment `base_offset`'s files (`ext` ".log", ".index", ...).
+pub fn file_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
+    dir.join(format!("{}{ext}", file_stem(base_offset)))
 }
 
 /// The base offset a segment file name encodes, if it is one of ours.
@@ -87,8 +92,7 @@ pub struct Segment {
 impl Segment {
     /// Creates a new, empty segment.
     pub fn create(dir: &Path, base_offset: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
-        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
-        let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
+        let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(file_path(dir, base_offset, ".log"))?;
         Ok(Self::assemble(dir, base_offset, Some(log), SystemTime::now(), index_bytes, index_interval, false))
     }
 
@@ -109,8 +113,7 @@ impl Segment {
     /// Kafka loads such segments): it ends where `next_base` begins, holds its file's bytes, and
     /// its sealed indexes are opened on first use.
     pub fn open_sealed(dir: &Path, base_offset: i64, next_base: i64, index_bytes: u64, index_interval: u64) -> io::Result<Segment> {
-        let log_path = dir.join(format!("{}.log", file_stem(base_offset)));
-        let meta = std::fs::metadata(&log_path)?;
+        let meta = std::fs::metadata(file_path(dir, base_offset, ".log"))?;
         let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
         let mut seg = Self::assemble(dir, base_offset, None, created, index_bytes, index_interval, true);
         seg.size = meta.len();
@@ -132,14 +135,13 @@ impl Segment {
         index_interval: u64,
         trust_indexes: bool,
     ) -> Segment {
-        let stem = file_stem(base_offset);
         Segment {
             base_offset,
-            log_path: dir.join(format!("{stem}.log")),
+            log_path: file_path(dir, base_offset, ".log"),
             log: log.map(|f| OnceCell::from(Arc::new(f))).unwrap_or_default(),
             size: 0,
-            index: OffsetIndex::new(&dir.join(format!("{stem}.index")), base_offset, index_bytes, trust_indexes),
-            time_index: TimeIndex::new(&dir.join(format!("{stem}.timeindex")), base_offset, index_bytes, trust_indexes),
+            index: OffsetIndex::new(&file_path(dir, base_offset, ".index"), base_offset, index_bytes, trust_indexes),
+            time_index: TimeIndex::new(&file_path(dir, base_offset, ".timeindex"), base_offset, index_bytes, trust_indexes),
             bytes_since_index: 0,
             index_interval,
             next_offset: base_offset,
@@ -355,7 +357,7 @@ const NOT_READ: i64 = i64::MIN;
 
 /// The `.log` of segment `base_offset` opened for appends and reads, with its length and mtime.
 fn open_log(dir: &Path, base_offset: i64) -> io::Result<(File, u64, SystemTime)> {
-    let log = OpenOptions::new().read(true).write(true).open(dir.join(format!("{}.log", file_stem(base_offset))))?;
+    let log = OpenOptions::new().read(true).write(true).open(file_path(dir, base_offset, ".log"))?;
     let meta = log.metadata()?;
     Ok((log, meta.len(), meta.modified().unwrap_or_else(|_| SystemTime::now())))
 }
