@@ -11,8 +11,9 @@
 //! Without --scenarios it runs a quick subset of every group (well under 2 minutes). Groups:
 //! startup, startup-1000, roundtrip, produce-lean, produce-small, produce-rdkafka, consume-lean,
 //! consume-rdkafka, latency, floor (the machine's own per-byte cost of a produce and a fetch,
-//! measured without a broker: see `bench/floor.rs`). With --scenarios the produce groups run their full matrix (record size
-//! 100 B / 1 KiB x acks 1 / all x 1 / 8 partitions x 1 / 4 connections) unless --quick is given.
+//! measured without a broker: see `bench/floor.rs`). With --scenarios the produce groups run
+//! their full matrix (record size 100 B / 1 KiB x acks 1 / all x 1 / 8 partitions x 1 / 4
+//! connections) unless --quick is given.
 //!
 //! Two load sources: `lean` encodes record batches once with kafka-protocol and re-sends them on raw
 //! TCP with N requests in flight per connection, so the broker rather than the client is the
@@ -25,8 +26,8 @@
 mod bench;
 
 use anyhow::{bail, Context, Result};
-use bench::floor;
 use bench::broker::{temp_data_dir, timed_start, BrokerProc};
+use bench::floor;
 use bench::lean::{self, FetchSizes, Plan};
 use bench::rdk;
 use bench::stats::{self, Mem, Row};
@@ -440,8 +441,6 @@ impl Bench {
         }
     }
 
-    /// 1000 records/s of 100 B, acks=all, one at a time: rdkafka with linger.ms=0, and the lean
-    /// client (one produce request per record, one in flight).
     /// The machine's floor for produce and fetch, measured like the broker's rows (see floor.rs).
     fn floor(&mut self) {
         let dir = match tempfile::Builder::new().prefix("odradek-bench-floor-").tempdir() {
@@ -453,6 +452,8 @@ impl Bench {
         self.run("floor", format!("floor sendfile ({} MiB)", self.args.consume_mib), |_| floor::sendfile(dir.path(), bytes));
     }
 
+    /// 1000 records/s of 100 B, acks=all, one at a time: rdkafka with linger.ms=0, and the lean
+    /// client (one produce request per record, one in flight).
     fn latency(&mut self) {
         let (w, m, pid, addr) = (Duration::from_secs(1), Duration::from_secs_f64(self.args.latency_s), self.pid, self.addr);
         let topic = match self.topic("l", 1) {

@@ -3,8 +3,8 @@
 //! against these rows: what is above the floor is the broker's own cost.
 //!
 //! - `floor recv+write`: one thread receives a loopback TCP stream (sent in 64 KiB writes) in
-//!   reads of up to 128 KiB and appends what each read got to a file with pwrite (rolling to a new file every 1 GiB) — what a produce costs
-//!   a broker at the least (no CRC, no response).
+//!   reads of up to 128 KiB and appends what each read got to a file with pwrite (a new file
+//!   every 1 GiB) — what a produce costs a broker at the least (no CRC, no response).
 //! - `floor sendfile`: one thread sends a file already in the page cache to a loopback socket
 //!   with sendfile(2), 16 MiB per call — what a fetch costs a broker at the least.
 //!

@@ -217,7 +217,6 @@ async fn respond_now(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, o
     respond(writer, peer, outcome).await && writer.flush().await.is_ok()
 }
 
-
 /// Writes a response: bytes through the buffer, file ranges with sendfile(2) straight from the
 /// page cache to the socket (after flushing what precedes them).
 async fn send(writer: &mut BufWriter<OwnedWriteHalf>, frame: Frame) -> io::Result<()> {
@@ -259,5 +258,3 @@ async fn send_file(socket: &TcpStream, slice: &FileSlice) -> io::Result<()> {
     }
     Ok(())
 }
-
-
