@@ -1440,6 +1440,70 @@ fn static_member_restart(strategy: Option<&str>, restarting: &str) {
     close_all(members);
 }
 
+/// A broker restart, clean and then kill -9, is not a rebalance: the group's generation,
+/// members and assignments are stored when its rebalance completes and loaded at start, as
+/// Kafka loads a group from `__consumer_offsets`. The members' heartbeats keep being answered,
+/// nobody's partitions move, and reading goes on where it was.
+#[test]
+fn members_keep_their_partitions_across_broker_restarts() {
+    let mut b = start_broker();
+    let topic = topic_name("grp-restart");
+    let group = "restart-group";
+    b.create_topic(&topic, 4, &[]);
+    let producer = b.producer();
+    let mut expected = produce(&producer, &topic, 4, 5, "r0");
+    let tracker = Tracker::new();
+    let sink = Sink::new();
+    let helper = helper_consumer(&b, group);
+    let members: Vec<Member> =
+        ["a", "b"].iter().map(|n| Member::start(&b, MemberSpec::new(n, group, &topic), &tracker, &sink)).collect();
+    let diag = |b: &TestBroker| {
+        format!(
+            "{}\n{}\n--- broker log tail ---\n{}",
+            tracker.describe(),
+            member_errors(&members.iter().collect::<Vec<_>>()),
+            b.log_tail(50)
+        )
+    };
+    wait_owned(&helper, group, &tracker, &["a", "b"], &[2, 2], 4, Duration::from_secs(30), &|| diag(&b));
+    wait_all_consumed("before the restarts", &expected, &sink, Duration::from_secs(30), &|| diag(&b));
+    let before = tracker.snapshot();
+    let counts = || -> Vec<(usize, usize)> { members.iter().map(|m| (m.assigns(), m.revokes())).collect() };
+    let counts_before = counts();
+    let rebalances = |b: &TestBroker| b.log_lines().iter().filter(|l| l.contains("preparing rebalance")).count();
+    let rebalances_before = rebalances(&b);
+
+    for (round, kill9) in [(1, false), (2, true)] {
+        let what = if kill9 { "kill -9" } else { "clean stop" };
+        if kill9 {
+            b.kill9();
+        } else {
+            b.stop();
+        }
+        b.restart();
+        assert!(
+            b.log_lines().iter().any(|l| l.contains("loaded stable group")),
+            "after the {what}: the group was not loaded with its members\n{}",
+            diag(&b)
+        );
+        expected.extend(produce(&producer, &topic, 4, 5, &format!("r{round}")));
+        wait_all_consumed(&format!("after the {what}"), &expected, &sink, Duration::from_secs(30), &|| diag(&b));
+        // Several heartbeats (300 ms apart) go by: none may be refused into a rejoin.
+        let quiet_until = Instant::now() + Duration::from_millis(2000);
+        while Instant::now() < quiet_until {
+            assert_eq!(counts(), counts_before, "after the {what}: rebalance callbacks fired ((assigns, revokes) of a, b)\n{}", diag(&b));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(tracker.snapshot(), before, "after the {what}: assignments changed\n{}", diag(&b));
+        let d = describe_group(&helper, group).unwrap_or_else(|e| panic!("{e}\n{}", diag(&b)));
+        assert_eq!((d.state.as_str(), d.members.len()), ("Stable", 2), "after the {what}: {d:?}");
+        assert_eq!(rebalances(&b), rebalances_before, "after the {what}: the broker logged a rebalance\n{}", diag(&b));
+    }
+    assert_exactly_once("across two broker restarts", &expected, &sink, &|| diag(&b));
+    assert!(tracker.violations().is_empty(), "{}", diag(&b));
+    close_all(members);
+}
+
 /// List and describe groups, lag from committed vs end offsets, OffsetDelete, DeleteGroups.
 #[test]
 fn admin_list_describe_lag_and_delete() {

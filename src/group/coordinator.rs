@@ -6,7 +6,7 @@
 //! (session expiry, rebalance timeout, initial rebalance delay) are driven by `tick`, which the
 //! broker calls every few tens of milliseconds. All state sits behind one short synchronous lock.
 
-use super::offsets::{Change, Committed, OffsetStore, StoredGroup};
+use super::offsets::{Change, Committed, OffsetStore, StoredGroup, StoredMember};
 use crate::config::GroupConfig;
 use crate::log::partition::now_ms;
 use bytes::Bytes;
@@ -190,6 +190,47 @@ impl Group {
         }
     }
 
+    /// A group loaded from `__consumer_offsets`: Stable with its stored members and
+    /// assignments, each member's session starting now (Kafka's onLoaded), or Empty.
+    fn restored(id: &str, stored: StoredGroup) -> Group {
+        let mut g = Group::new(id);
+        g.generation = stored.generation;
+        if stored.state_timestamp > 0 {
+            g.state_timestamp = stored.state_timestamp;
+        }
+        if !stored.protocol_type.is_empty() {
+            g.protocol_type = Some(stored.protocol_type);
+        }
+        let Some(protocol) = stored.protocol.filter(|_| !stored.members.is_empty()) else {
+            return g;
+        };
+        let now = Instant::now();
+        for m in stored.members {
+            if let Some(inst) = &m.instance_id {
+                g.static_members.insert(inst.clone(), m.member_id.clone());
+            }
+            let session_ms = m.session_timeout_ms.max(0);
+            let member = Member {
+                id: m.member_id.clone(),
+                instance_id: m.instance_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                session_timeout: Duration::from_millis(session_ms as u64),
+                rebalance_timeout: Duration::from_millis(m.rebalance_timeout_ms.max(session_ms) as u64),
+                protocols: vec![(protocol.clone(), m.subscription)],
+                assignment: m.assignment,
+                awaiting_join: None,
+                awaiting_sync: None,
+                last_heartbeat: now,
+            };
+            g.members.insert(m.member_id, member);
+        }
+        g.leader = stored.leader.filter(|l| g.members.contains_key(l)).or_else(|| g.members.keys().next().cloned());
+        g.protocol = Some(protocol);
+        g.state = GroupState::Stable;
+        g
+    }
+
     fn transition(&mut self, state: GroupState) {
         self.state = state;
         self.state_timestamp = now_ms();
@@ -282,7 +323,8 @@ impl Group {
     }
 
     /// Completes the join phase when everyone has rejoined or the deadline passed. Returns the
-    /// metadata to persist when the generation changed.
+    /// metadata to persist when the group became empty (a group with members is stored when
+    /// the leader's assignment arrives, as in Kafka).
     fn try_complete_join(&mut self, now: Instant) -> Option<StoredGroup> {
         if self.state != GroupState::PreparingRebalance {
             return None;
@@ -323,14 +365,37 @@ impl Group {
                 }
             }
         }
-        Some(self.stored())
+        None
     }
 
+    /// The record to store: members (with their assignments) only for a Stable group.
     fn stored(&self) -> StoredGroup {
+        let stable = self.state == GroupState::Stable;
+        let protocol = self.protocol.clone().unwrap_or_default();
+        let members = if stable {
+            self.members
+                .values()
+                .map(|m| StoredMember {
+                    member_id: m.id.clone(),
+                    instance_id: m.instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    rebalance_timeout_ms: m.rebalance_timeout.as_millis().min(i32::MAX as u128) as i32,
+                    session_timeout_ms: m.session_timeout.as_millis().min(i32::MAX as u128) as i32,
+                    subscription: m.metadata_for(&protocol),
+                    assignment: m.assignment.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         StoredGroup {
             protocol_type: self.protocol_type.clone().unwrap_or_default(),
             generation: self.generation,
+            protocol: self.protocol.clone().filter(|_| stable),
+            leader: self.leader.clone().filter(|_| stable),
             state_timestamp: self.state_timestamp,
+            members,
         }
     }
 
@@ -405,13 +470,9 @@ impl GroupCoordinator {
     pub fn new(cfg: GroupConfig, offsets: OffsetStore) -> GroupCoordinator {
         let mut groups = HashMap::new();
         for (id, stored) in offsets.groups() {
-            let mut g = Group::new(&id);
-            g.generation = stored.generation;
-            if stored.state_timestamp > 0 {
-                g.state_timestamp = stored.state_timestamp;
-            }
-            if !stored.protocol_type.is_empty() {
-                g.protocol_type = Some(stored.protocol_type);
+            let g = Group::restored(&id, stored);
+            if !g.members.is_empty() {
+                tracing::info!(group = %id, generation = g.generation, members = g.members.len(), "loaded stable group");
             }
             groups.insert(id, g);
         }
@@ -590,7 +651,9 @@ impl GroupCoordinator {
         // rebalance as long as the group would select the same protocol.
         let same_protocol = group.select_protocol() == group.protocol;
         if group.state == GroupState::Stable && same_protocol {
-            // Stable and nothing changed: no rebalance, the member keeps its assignment (KIP-345).
+            // Stable and nothing changed: no rebalance, the member keeps its assignment (KIP-345);
+            // the new member id is stored, so it is known after a restart.
+            let stored = Some(group.stored());
             let mut result = group.join_result_for(&new_id);
             if req.version >= 9 {
                 // KIP-814: a returning leader gets the member list with skip_assignment.
@@ -601,7 +664,7 @@ impl GroupCoordinator {
                 result.leader = old_id.to_string();
                 result.members.clear();
             }
-            return (Reply::Now(result), None);
+            return (Reply::Now(result), stored);
         }
         if let Some(m) = group.members.get_mut(&new_id) {
             m.awaiting_join = Some(tx);
@@ -614,17 +677,26 @@ impl GroupCoordinator {
     }
 
     pub fn sync(&self, req: SyncRequest) -> Reply<SyncResult> {
+        let group_id = req.group_id.clone();
+        let (reply, stored) = self.sync_locked(req);
+        self.persist(&group_id, stored);
+        reply
+    }
+
+    /// SyncGroup; the leader's completes the rebalance and returns the group to store.
+    fn sync_locked(&self, req: SyncRequest) -> (Reply<SyncResult>, Option<StoredGroup>) {
+        let now_err = |e: ResponseError| (Reply::Now(SyncResult::error(e)), None);
         let mut groups = self.lock();
         let Some(group) = groups.get_mut(&req.group_id) else {
-            return Reply::Now(SyncResult::error(ResponseError::UnknownMemberId));
+            return now_err(ResponseError::UnknownMemberId);
         };
         if let Err(e) = group.check_member(&req.member_id, &req.instance_id, req.generation) {
-            return Reply::Now(SyncResult::error(e));
+            return now_err(e);
         }
         let type_mismatch = req.protocol_type.as_ref().is_some_and(|t| Some(t) != group.protocol_type.as_ref());
         let name_mismatch = req.protocol_name.as_ref().is_some_and(|n| Some(n) != group.protocol.as_ref());
         if type_mismatch || name_mismatch {
-            return Reply::Now(SyncResult::error(ResponseError::InconsistentGroupProtocol));
+            return now_err(ResponseError::InconsistentGroupProtocol);
         }
         let ok = |g: &Group, assignment: Bytes| SyncResult {
             error: None,
@@ -633,14 +705,15 @@ impl GroupCoordinator {
             assignment,
         };
         match group.state {
-            GroupState::Empty | GroupState::Dead => Reply::Now(SyncResult::error(ResponseError::UnknownMemberId)),
-            GroupState::PreparingRebalance => Reply::Now(SyncResult::error(ResponseError::RebalanceInProgress)),
+            GroupState::Empty | GroupState::Dead => now_err(ResponseError::UnknownMemberId),
+            GroupState::PreparingRebalance => now_err(ResponseError::RebalanceInProgress),
             GroupState::Stable => {
                 let a = group.members.get(&req.member_id).map(|m| m.assignment.clone()).unwrap_or_default();
-                Reply::Now(ok(group, a))
+                (Reply::Now(ok(group, a)), None)
             }
             GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
+                let mut stored = None;
                 if let Some(m) = group.members.get_mut(&req.member_id) {
                     m.awaiting_sync = Some(tx);
                     m.last_heartbeat = Instant::now();
@@ -662,8 +735,9 @@ impl GroupCoordinator {
                     }
                     group.transition(GroupState::Stable);
                     tracing::info!(group = %group.id, generation = group.generation, "rebalance complete: group is stable");
+                    stored = Some(group.stored());
                 }
-                Reply::Later(rx)
+                (Reply::Later(rx), stored)
             }
         }
     }

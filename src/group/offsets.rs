@@ -5,8 +5,11 @@
 //! - offset commit: key `[v1][group][topic][partition i32]`,
 //!   value `[v3][offset i64][leader epoch i32][metadata][commit timestamp i64]`;
 //! - group metadata: key `[v2][group]`, value `[v3][protocol type][generation i32]
-//!   [protocol?][leader?][state timestamp i64][members: 0]` (members are not restored: after a
-//!   restart consumers rejoin, as they would after a coordinator move).
+//!   [protocol?][leader?][state timestamp i64][members i32: [member id][instance id?][client id]
+//!   [client host][rebalance timeout i32][session timeout i32][subscription bytes]
+//!   [assignment bytes]]` (Kafka's GroupMetadataValue v3; versions 0–2 are read too). Written
+//!   when a rebalance completes (with members and assignments) and when a group becomes empty,
+//!   so members keep their generation and partitions across a restart.
 //!
 //! A null value is a tombstone. The partition of a group is `abs(javaHashCode(group)) % N`.
 
@@ -32,7 +35,25 @@ pub struct Committed {
 pub struct StoredGroup {
     pub protocol_type: String,
     pub generation: i32,
+    pub protocol: Option<String>,
+    pub leader: Option<String>,
     pub state_timestamp: i64,
+    /// Empty for an empty group; otherwise the members of the generation, with assignments.
+    pub members: Vec<StoredMember>,
+}
+
+/// A member of a stable group as stored (Kafka's MemberMetadata).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StoredMember {
+    pub member_id: String,
+    pub instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// The member's metadata for the group's protocol.
+    pub subscription: Bytes,
+    pub assignment: Bytes,
 }
 
 pub type StoreError = InternalTopicError;
@@ -65,18 +86,41 @@ fn put_nullable(b: &mut BytesMut, s: Option<&str>) {
     }
 }
 
+/// `n` bytes after a length prefix; a negative length (null) reads as empty.
+fn take(b: &mut Bytes, n: i64) -> Option<Bytes> {
+    let n = usize::try_from(n).unwrap_or(0);
+    (b.remaining() >= n).then(|| b.split_to(n))
+}
+
 fn get_str(b: &mut Bytes) -> Option<String> {
+    let n = (b.remaining() >= 2).then(|| b.get_i16())?;
+    String::from_utf8(take(b, n.into())?.to_vec()).ok()
+}
+
+/// A nullable string: `Some(None)` for null, `None` when the bytes are malformed.
+fn get_nullable(b: &mut Bytes) -> Option<Option<String>> {
     if b.remaining() < 2 {
         return None;
     }
-    let n = b.get_i16();
-    if n < 0 {
-        return Some(String::new());
+    if b.chunk()[..2] == [0xff, 0xff] {
+        b.advance(2);
+        return Some(None);
     }
-    if b.remaining() < n as usize {
-        return None;
-    }
-    String::from_utf8(b.split_to(n as usize).to_vec()).ok()
+    get_str(b).map(Some)
+}
+
+fn put_bytes(b: &mut BytesMut, v: &[u8]) {
+    b.put_i32(v.len() as i32);
+    b.put_slice(v);
+}
+
+fn get_bytes(b: &mut Bytes) -> Option<Bytes> {
+    let n = get_i32(b)?;
+    take(b, n.into())
+}
+
+fn get_i32(b: &mut Bytes) -> Option<i32> {
+    (b.remaining() >= 4).then(|| b.get_i32())
 }
 
 impl OffsetStore {
@@ -126,10 +170,12 @@ impl OffsetStore {
             2 => {
                 let Some(group) = get_str(&mut key) else { return };
                 let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-                match value.and_then(decode_group) {
-                    Some(g) => {
+                match value.map(decode_group) {
+                    Some(Some(g)) => {
                         groups.insert(group, g);
                     }
+                    // Not a tombstone: the group and its offsets stay as they were.
+                    Some(None) => tracing::warn!(group, "skipping a group metadata record that cannot be read"),
                     None => {
                         groups.remove(&group);
                         self.offsets.lock().unwrap_or_else(|p| p.into_inner()).remove(&group);
@@ -241,10 +287,20 @@ fn encode_change(group: &str, c: &Change) -> (Bytes, Option<Bytes>) {
             v.put_i16(3);
             put_str(&mut v, &g.protocol_type);
             v.put_i32(g.generation);
-            put_nullable(&mut v, None);
-            put_nullable(&mut v, None);
+            put_nullable(&mut v, g.protocol.as_deref());
+            put_nullable(&mut v, g.leader.as_deref());
             v.put_i64(g.state_timestamp);
-            v.put_i32(0);
+            v.put_i32(g.members.len() as i32);
+            for m in &g.members {
+                put_str(&mut v, &m.member_id);
+                put_nullable(&mut v, m.instance_id.as_deref());
+                put_str(&mut v, &m.client_id);
+                put_str(&mut v, &m.client_host);
+                v.put_i32(m.rebalance_timeout_ms);
+                v.put_i32(m.session_timeout_ms);
+                put_bytes(&mut v, &m.subscription);
+                put_bytes(&mut v, &m.assignment);
+            }
             Some(v.freeze())
         }
         Change::DeleteGroup => {
@@ -271,20 +327,51 @@ fn decode_offset(mut v: Bytes) -> Option<Committed> {
     Some(Committed { offset, leader_epoch, metadata, commit_timestamp })
 }
 
+/// GroupMetadataValue versions 0–3; `None` for anything else or malformed bytes.
 fn decode_group(mut v: Bytes) -> Option<StoredGroup> {
     if v.remaining() < 2 {
         return None;
     }
-    let _version = v.get_i16();
-    let protocol_type = get_str(&mut v)?;
-    if v.remaining() < 4 {
+    let version = v.get_i16();
+    if !(0..=3).contains(&version) {
         return None;
     }
-    let generation = v.get_i32();
-    let _protocol = get_str(&mut v)?;
-    let _leader = get_str(&mut v)?;
-    let state_timestamp = if v.remaining() >= 8 { v.get_i64() } else { 0 };
-    Some(StoredGroup { protocol_type, generation, state_timestamp })
+    let protocol_type = get_str(&mut v)?;
+    let generation = get_i32(&mut v)?;
+    let protocol = get_nullable(&mut v)?;
+    let leader = get_nullable(&mut v)?;
+    let state_timestamp = if version >= 2 {
+        if v.remaining() < 8 {
+            return None;
+        }
+        v.get_i64()
+    } else {
+        -1
+    };
+    let count = get_i32(&mut v)?.max(0);
+    let mut members = Vec::new();
+    for _ in 0..count {
+        let member_id = get_str(&mut v)?;
+        let instance_id = if version >= 3 { get_nullable(&mut v)? } else { None };
+        let client_id = get_str(&mut v)?;
+        let client_host = get_str(&mut v)?;
+        let session_or_rebalance = get_i32(&mut v)?;
+        let (rebalance_timeout_ms, session_timeout_ms) =
+            if version >= 1 { (session_or_rebalance, get_i32(&mut v)?) } else { (session_or_rebalance, session_or_rebalance) };
+        let subscription = get_bytes(&mut v)?;
+        let assignment = get_bytes(&mut v)?;
+        members.push(StoredMember {
+            member_id,
+            instance_id,
+            client_id,
+            client_host,
+            rebalance_timeout_ms,
+            session_timeout_ms,
+            subscription,
+            assignment,
+        });
+    }
+    Some(StoredGroup { protocol_type, generation, protocol, leader, state_timestamp, members })
 }
 
 #[cfg(test)]
@@ -296,5 +383,61 @@ mod tests {
         let c = Committed { offset: 42, leader_epoch: 0, metadata: "m".into(), commit_timestamp: 7 };
         let (_, v) = encode_change("g", &Change::Commit { topic: "t".into(), partition: 1, value: c.clone() });
         assert_eq!(decode_offset(v.unwrap()), Some(c));
+    }
+
+    #[test]
+    fn group_record_roundtrip_and_old_versions() {
+        let member = |id: &str, inst: Option<&str>| StoredMember {
+            member_id: id.into(),
+            instance_id: inst.map(String::from),
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            rebalance_timeout_ms: 300_000,
+            session_timeout_ms: 10_000,
+            subscription: Bytes::from_static(b"sub"),
+            assignment: Bytes::from_static(b"assigned"),
+        };
+        let g = StoredGroup {
+            protocol_type: "consumer".into(),
+            generation: 7,
+            protocol: Some("range".into()),
+            leader: Some("a".into()),
+            state_timestamp: 1234,
+            members: vec![member("a", None), member("b", Some("inst-b"))],
+        };
+        let (_, v) = encode_change("g", &Change::Group(g.clone()));
+        let v = v.unwrap();
+        assert_eq!(decode_group(v.clone()), Some(g.clone()));
+        // Every truncation is refused, never misread.
+        for n in 0..v.len() {
+            assert_eq!(decode_group(v.slice(..n)), None, "{n} of {} bytes", v.len());
+        }
+        // An empty group: null protocol and leader.
+        let empty = StoredGroup { protocol_type: "consumer".into(), generation: 8, state_timestamp: 99, ..Default::default() };
+        let (_, v) = encode_change("g", &Change::Group(empty.clone()));
+        assert_eq!(decode_group(v.unwrap()), Some(empty));
+        // Version 0: no state timestamp, no instance id, one timeout (used for both).
+        let mut v0 = BytesMut::new();
+        v0.put_i16(0);
+        put_str(&mut v0, "consumer");
+        v0.put_i32(3);
+        put_str(&mut v0, "range");
+        put_str(&mut v0, "a");
+        v0.put_i32(1);
+        put_str(&mut v0, "a");
+        put_str(&mut v0, "client");
+        put_str(&mut v0, "/127.0.0.1");
+        v0.put_i32(10_000);
+        put_bytes(&mut v0, b"sub");
+        put_bytes(&mut v0, b"assigned");
+        let d = decode_group(v0.freeze()).expect("v0");
+        assert_eq!((d.generation, d.state_timestamp, d.protocol.as_deref(), d.leader.as_deref()), (3, -1, Some("range"), Some("a")));
+        let want = StoredMember { rebalance_timeout_ms: 10_000, ..member("a", None) };
+        assert_eq!(d.members, vec![want]);
+        // The flexible version 4 is not read.
+        let mut v4 = BytesMut::new();
+        v4.put_i16(4);
+        v4.put_slice(&[0; 16]);
+        assert_eq!(decode_group(v4.freeze()), None);
     }
 }
