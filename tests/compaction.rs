@@ -415,6 +415,82 @@ fn wait_compacted(
 
 // ------------------------------------------------------------------------------ tests
 
+/// The tombstone's batch in the partition's segment files: (attributes, base timestamp).
+fn batch_on_disk(dir: &Path, offset: i64) -> Option<(i16, i64)> {
+    let (_, path) = segment_files(dir).into_iter().filter(|(base, _)| *base <= offset).last()?;
+    let data = std::fs::read(path).ok()?;
+    let h = log_batches(&data).into_iter().find(|h| h.base_offset <= offset && offset <= h.base_offset + h.last_offset_delta as i64)?;
+    let at = h.file_pos;
+    Some((
+        i16::from_be_bytes(data[at + 21..at + 23].try_into().unwrap()),
+        i64::from_be_bytes(data[at + 27..at + 35].try_into().unwrap()),
+    ))
+}
+
+/// KIP-534: a tombstone stays readable for delete.retention.ms after the cleaner first compacted
+/// it, however old its own timestamp (here an hour). That pass writes the delete horizon into
+/// the tombstone's batch (attribute bit 6, base timestamp = horizon) while consumers still see
+/// the record's own timestamp; a pass after the horizon removes it.
+#[test]
+fn tombstones_outlive_the_first_clean_by_delete_retention_ms() {
+    const DELETE_RETENTION_MS: i64 = 4000;
+    let b = compaction_broker(&[]);
+    let topic = topic_name("compact-horizon");
+    b.create_topic(&topic, 1, &refs(&compact_configs("compact", &DELETE_RETENTION_MS.to_string(), "0")));
+    let dir = b.partition_dir(&topic, 0);
+    let p = compaction_producer(&b);
+    let mut acked = Acked::default();
+    produce_all(&p, &topic, &[(b"gone".to_vec(), Some(b"v1".to_vec())), (b"kept".to_vec(), Some(b"v".to_vec()))], &mut acked);
+    let old_ts = now_ms() - 3_600_000;
+    let (_, tomb) = await_delivery(send_retry(&p, FutureRecord::<[u8], [u8]>::to(&topic).partition(0).key(&b"gone"[..]).timestamp(old_ts)));
+    acked.recs.insert(tomb, (b"gone".to_vec(), None, old_ts));
+    let boundary = acked.end();
+    let mut filler_seq = 0;
+    let t_first = now_ms();
+    roll_past(&b, &p, &topic, boundary, &mut acked, &mut filler_seq);
+
+    // The first pass: the old value goes, the tombstone stays, its batch now carries a horizon.
+    let read = wait_compacted(&b, &topic, &acked, boundary, DELETE_RETENTION_MS, false, OP_TIMEOUT, || {});
+    let t = read.recs.iter().find(|r| r.offset == tomb).unwrap_or_else(|| {
+        panic!("{topic}: the tombstone at {tomb} is gone after the first clean\n{:#?}\n{}", compacted_lines(&b, &topic), b.log_tail(30))
+    });
+    assert_eq!((t.value.as_deref(), t.timestamp), (None, Some(old_ts)), "{topic}: the tombstone as read after the first clean");
+    let (attributes, horizon) = batch_on_disk(&dir, tomb).expect("the tombstone's batch on disk");
+    assert_ne!(attributes & 0x40, 0, "{topic}: delete-horizon bit not set (attributes {attributes:#x})");
+    assert!(
+        horizon >= t_first + DELETE_RETENTION_MS && horizon <= now_ms() + DELETE_RETENTION_MS,
+        "{topic}: delete horizon {horizon} not within [{}, {}]",
+        t_first + DELETE_RETENTION_MS,
+        now_ms() + DELETE_RETENTION_MS
+    );
+
+    // Later passes (filler gives the cleaner new dirty segments) keep it until the horizon.
+    let deadline = Instant::now() + Duration::from_millis(DELETE_RETENTION_MS as u64) + OP_TIMEOUT;
+    let mut passes_before_horizon = 0;
+    loop {
+        let lines = compacted_lines(&b, &topic).len();
+        let read = read_log(&b, &topic);
+        check_invariants(&topic, &read, &acked, DELETE_RETENTION_MS);
+        let present = read.recs.iter().any(|r| r.offset == tomb);
+        if !present {
+            assert!(
+                read.done_ms >= horizon,
+                "{topic}: tombstone removed before its delete horizon ({} ms early)",
+                horizon - read.done_ms
+            );
+            break;
+        }
+        if read.done_ms < horizon {
+            passes_before_horizon = lines;
+        }
+        assert!(Instant::now() < deadline, "{topic}: tombstone still there {} ms after its horizon\n{}", now_ms() - horizon, b.log_tail(30));
+        let next = acked.end() + 40;
+        roll_past(&b, &p, &topic, next, &mut acked, &mut filler_seq);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(passes_before_horizon >= 2, "{topic}: only {passes_before_horizon} cleaner passes before the horizon: the test proved little");
+}
+
 /// 10k updates over 100 keys plus tombstones for 10 keys, then filler to close their segments.
 /// After cleaning: each key at most once below the boundary, with its latest value; offsets kept
 /// (with gaps); tombstones first kept, then gone after delete.retention.ms; the partition's log

@@ -16,7 +16,10 @@ pub const LOG_OVERHEAD: usize = 12;
 pub const CRC_OFFSET: usize = 17;
 pub const ATTRIBUTES_OFFSET: usize = 21;
 pub const BASE_SEQUENCE_OFFSET: usize = 53;
+const BASE_TIMESTAMP_OFFSET: usize = 27;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Attribute bit 6: the base timestamp holds the delete horizon the log cleaner set (KIP-534).
+const DELETE_HORIZON_FLAG: i16 = 0x40;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
 
 /// Why a batch was refused.
@@ -68,6 +71,10 @@ impl BatchHeader {
     }
     pub fn has_producer_id(&self) -> bool {
         self.producer_id >= 0
+    }
+    /// When the cleaner may drop the batch's tombstones (ms since the epoch), once one set it.
+    pub fn delete_horizon(&self) -> Option<i64> {
+        (self.attributes & DELETE_HORIZON_FLAG != 0).then_some(self.base_timestamp)
     }
     /// The sequence of the batch's last record; sequences wrap at i32::MAX as in Kafka.
     pub fn last_sequence(&self) -> i32 {
@@ -147,6 +154,16 @@ pub fn validate_all(mut buf: &[u8]) -> Result<Vec<BatchHeader>, BatchError> {
     Ok(out)
 }
 
+/// Appends `v` as a zigzag varint.
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
 /// Reads a zigzag varint (record fields use them) at `*pos`, advancing it.
 pub(crate) fn varint(b: &[u8], pos: &mut usize) -> Option<i64> {
     let mut v: u64 = 0;
@@ -183,14 +200,19 @@ pub fn control_marker(batch: &[u8]) -> Option<bool> {
 /// A new batch with `template`'s header (base offset, last offset delta, base timestamp, producer
 /// fields, transactional/timestamp-type bits) around another records section: `records` already
 /// compressed with codec `codec_id`, holding `record_count` records, the largest timestamp
-/// `max_timestamp`. Length and CRC are recomputed.
-pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16, max_timestamp: i64) -> Vec<u8> {
+/// `max_timestamp`. With `delete_horizon`, the base timestamp becomes that horizon (the
+/// records' timestamp deltas must already be relative to it). Length and CRC are recomputed.
+pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16, max_timestamp: i64, delete_horizon: Option<i64>) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + records.len());
     out.extend_from_slice(&template[..HEADER_LEN]);
     out.extend_from_slice(records);
     let batch_length = (out.len() - LOG_OVERHEAD) as i32;
     out[8..12].copy_from_slice(&batch_length.to_be_bytes());
-    let attrs = (i16_at(template, ATTRIBUTES_OFFSET) & !0x07) | (codec_id & 0x07);
+    let mut attrs = (i16_at(template, ATTRIBUTES_OFFSET) & !0x07) | (codec_id & 0x07);
+    if let Some(horizon) = delete_horizon {
+        attrs |= DELETE_HORIZON_FLAG;
+        out[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8].copy_from_slice(&horizon.to_be_bytes());
+    }
     out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
     out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
     out[57..61].copy_from_slice(&record_count.to_be_bytes());

@@ -4,13 +4,18 @@
 //! `min.compaction.lag.ms` horizon and builds a map key -> offset of its latest record, (2)
 //! rewrites them, in groups of neighbours that fit in one segment together, keeping only records
 //! that are the latest for their key (offsets are kept, gaps are expected), dropping aborted
-//! transactional data and tombstones older than `delete.retention.ms`, and (3) swaps each
+//! transactional data and tombstones past their delete horizon, and (3) swaps each
 //! rewritten group in atomically: the output is written and fsynced as `<base>.log.cleaned`, then
 //! renamed to `<base>.<end>.swap` (the commit point), the group's old files are deleted, and the
 //! swap file becomes `<base>.log`. Recovery completes a `.swap` it finds and drops a `.cleaned`.
 //! Only the swap takes the partition lock, so produce and fetch never wait for cleaning.
 //! Batches whose records all survive are copied byte for byte; others are re-encoded with their
 //! original compression.
+//!
+//! Tombstones, as in Kafka since KIP-534: the first pass that keeps a batch's tombstones writes
+//! a delete horizon into the batch (now + `delete.retention.ms`, in its base timestamp, with
+//! attribute bit 6); a pass after that horizon drops them. So a tombstone stays readable for at
+//! least `delete.retention.ms` after it was first compacted, whatever its record timestamp.
 
 use super::batch::BatchHeader;
 use super::partition::{now_ms, Partition};
@@ -97,13 +102,15 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
         })?;
     }
     // 2. + 3. Rewrite and swap, one group of segments at a time.
-    let horizon = now_ms() - plan.delete_retention_ms;
+    let now = now_ms();
+    let new_horizon = now.saturating_add(plan.delete_retention_ms);
     let mut stats = CleanStats::default();
     for group in group_by_size(&plan.segments, plan.segment_bytes) {
         let first = &group[0];
         let cleaned_path = first.path.with_extension("log.cleaned");
         let mut out = std::fs::File::create(&cleaned_path)?;
         let mut removed = 0usize;
+        let mut horizons_set = 0usize;
         let mut written = 0u64;
         for s in group {
             segment::read_batches(&s.path, s.size, |h, bytes| {
@@ -118,20 +125,22 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
                     return Ok(());
                 }
                 let recs = records::read(h, bytes).map_err(invalid_data)?;
+                let horizon_passed = h.delete_horizon().is_some_and(|dh| now >= dh);
                 let keep: Vec<&records::RawRecord> = recs
                     .records
                     .iter()
                     .filter(|r| {
                         let newest = recs.key(r).is_some_and(|k| latest.get(k) == Some(&r.offset));
-                        let expired_tombstone = r.value_is_null && r.timestamp < horizon;
-                        newest && !expired_tombstone
+                        newest && !(r.value_is_null && horizon_passed)
                     })
                     .collect();
                 removed += recs.records.len() - keep.len();
-                if keep.len() == recs.records.len() {
+                let set_horizon = (h.delete_horizon().is_none() && keep.iter().any(|r| r.value_is_null)).then_some(new_horizon);
+                horizons_set += usize::from(set_horizon.is_some());
+                if keep.len() == recs.records.len() && set_horizon.is_none() {
                     out.write_all(bytes)?;
                     written += bytes.len() as u64;
-                } else if let Some(buf) = records::rewrite(h, bytes, &recs, keep, None).map_err(invalid_data)? {
+                } else if let Some(buf) = records::rewrite(h, bytes, &recs, keep, None, set_horizon).map_err(invalid_data)? {
                     out.write_all(&buf)?;
                     written += buf.len() as u64;
                 }
@@ -140,7 +149,7 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
         }
         out.sync_all()?;
         drop(out);
-        if removed == 0 && group.len() == 1 {
+        if removed == 0 && horizons_set == 0 && group.len() == 1 {
             std::fs::remove_file(&cleaned_path)?;
             continue;
         }

@@ -78,6 +78,9 @@ pub fn read(h: &BatchHeader, bytes: &[u8]) -> Result<Records, BatchError> {
 /// A copy of `batch` (whose records `recs` are) holding only the records `kept`, in codec
 /// `target` (`None`: its own). As Kafka does for v2 batches, base offset and last offset delta
 /// stay those of the original, so producer sequences and the log's offsets are unchanged.
+/// With `delete_horizon` (the log cleaner's, KIP-534) the batch's base timestamp becomes the
+/// horizon and every record's timestamp delta is re-encoded against it, so record timestamps
+/// stay what they were.
 /// None if nothing is kept.
 pub fn rewrite<'a>(
     h: &BatchHeader,
@@ -85,11 +88,16 @@ pub fn rewrite<'a>(
     recs: &Records,
     kept: impl IntoIterator<Item = &'a RawRecord>,
     target: Option<Compression>,
+    delete_horizon: Option<i64>,
 ) -> Result<Option<Vec<u8>>, BatchError> {
     let mut raw = Vec::with_capacity(recs.section.len());
     let (mut count, mut max_ts) = (0i32, i64::MIN);
     for r in kept {
-        raw.extend_from_slice(&recs.section[r.bytes.clone()]);
+        let record = &recs.section[r.bytes.clone()];
+        match delete_horizon {
+            None => raw.extend_from_slice(record),
+            Some(horizon) => rebase_timestamp(&mut raw, record, h.base_timestamp, horizon)?,
+        }
         count += 1;
         max_ts = max_ts.max(r.timestamp);
     }
@@ -101,13 +109,31 @@ pub fn rewrite<'a>(
     }
     let target = target.unwrap_or_else(|| codec(h.attributes));
     let packed = compress(target, &raw)?;
-    Ok(Some(batch::rebuild(batch, &packed, count, codec_id(target), max_ts)))
+    Ok(Some(batch::rebuild(batch, &packed, count, codec_id(target), max_ts, delete_horizon)))
+}
+
+/// Appends `record` (length varint included) with its timestamp delta moved from base
+/// timestamp `from` to `to`; every other byte is copied as it is.
+fn rebase_timestamp(out: &mut Vec<u8>, record: &[u8], from: i64, to: i64) -> Result<(), BatchError> {
+    let bad = || BatchError::Records("record truncated or malformed".into());
+    let mut pos = 0;
+    batch::varint(record, &mut pos).ok_or_else(bad)?;
+    let attributes = *record.get(pos).ok_or_else(bad)?;
+    pos += 1;
+    let delta = batch::varint(record, &mut pos).ok_or_else(bad)?;
+    let rest = &record[pos..];
+    let mut body = vec![attributes];
+    batch::put_varint(&mut body, from.wrapping_add(delta).wrapping_sub(to));
+    body.extend_from_slice(rest);
+    batch::put_varint(out, body.len() as i64);
+    out.extend_from_slice(&body);
+    Ok(())
 }
 
 /// The batch's records section in codec `target`, every record kept as it is.
 pub fn recompress(h: &BatchHeader, batch: &[u8], target: Compression) -> Result<Vec<u8>, BatchError> {
     let recs = read(h, batch)?;
-    Ok(rewrite(h, batch, &recs, &recs.records, Some(target))?.unwrap_or_else(|| batch[..h.size].to_vec()))
+    Ok(rewrite(h, batch, &recs, &recs.records, Some(target), None)?.unwrap_or_else(|| batch[..h.size].to_vec()))
 }
 
 /// The codec in a batch's attributes (bits 0-2).
@@ -250,11 +276,42 @@ mod tests {
         let plain = sample();
         let h = batch::validate(&plain).unwrap();
         let recs = read(&h, &plain).unwrap();
-        let kept = rewrite(&h, &plain, &recs, recs.records.iter().filter(|r| r.offset == 2 || r.offset == 6), None).unwrap().unwrap();
+        let kept = rewrite(&h, &plain, &recs, recs.records.iter().filter(|r| r.offset == 2 || r.offset == 6), None, None).unwrap().unwrap();
         let k = batch::validate(&kept).unwrap();
         assert_eq!((k.base_offset, k.last_offset_delta, k.record_count, k.max_timestamp), (0, 9, 2, 1006));
         let offsets: Vec<i64> = read(&k, &kept).unwrap().records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [2, 6]);
-        assert!(rewrite(&h, &plain, &recs, [], None).unwrap().is_none());
+        assert!(rewrite(&h, &plain, &recs, [], None, None).unwrap().is_none());
+    }
+
+    #[test]
+    fn rewrite_with_delete_horizon_keeps_record_timestamps() {
+        let plain = sample();
+        let h = batch::validate(&plain).unwrap();
+        assert_eq!(h.delete_horizon(), None);
+        let recs = read(&h, &plain).unwrap();
+        // A horizon far from the records' timestamps: every delta changes size and sign.
+        let horizon = 1_700_000_000_000;
+        for target in [None, Some(Compression::Zstd)] {
+            let out = rewrite(&h, &plain, &recs, &recs.records, target, Some(horizon)).unwrap().unwrap();
+            let o = batch::validate(&out).expect("valid batch, CRC included");
+            assert_eq!((o.delete_horizon(), o.base_timestamp, o.max_timestamp), (Some(horizon), horizon, 1009));
+            assert_eq!((o.base_offset, o.last_offset_delta, o.record_count, o.base_sequence), (0, 9, 10, 3));
+            // kafka-protocol reads the same records, with their original timestamps.
+            let (_, decoded) = decode(&out).unwrap();
+            let (_, original) = decode(&plain).unwrap();
+            assert_eq!(decoded.len(), 10);
+            for (d, o) in decoded.iter().zip(&original) {
+                assert_eq!((d.offset, d.timestamp, &d.key, &d.value, d.sequence), (o.offset, o.timestamp, &o.key, &o.value, o.sequence));
+                assert!(d.delete_horizon, "{target:?}");
+            }
+            // Filtered again later: the horizon stays, the deltas stay relative to it.
+            let again = read(&o, &out).unwrap();
+            let kept = rewrite(&o, &out, &again, again.records.iter().filter(|r| r.offset >= 5), None, None).unwrap().unwrap();
+            let k = batch::validate(&kept).unwrap();
+            assert_eq!(k.delete_horizon(), Some(horizon));
+            let ts: Vec<(i64, i64)> = read(&k, &kept).unwrap().records.iter().map(|r| (r.offset, r.timestamp)).collect();
+            assert_eq!(ts, (5..10).map(|i| (i, 1000 + i)).collect::<Vec<_>>());
+        }
     }
 }
