@@ -199,7 +199,12 @@ pub struct LogConfig {
     pub min_compaction_lag_ms: i64,
     /// `compression.type`: `None` keeps batches as the producer sent them (`producer`).
     pub compression: Option<kafka_protocol::records::Compression>,
+    /// The broker's `producer.id.expiration.ms` (no topic-level override): producers idle
+    /// longer are not loaded from a producer snapshot.
+    pub producer_id_expiration_ms: i64,
 }
+
+const DEFAULT_PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
 
 impl Config {
     /// Parses command-line arguments (without the program name) and the environment.
@@ -400,7 +405,9 @@ impl Config {
             }
             map.insert(k.clone(), v.clone());
         }
-        LogConfig::from_topic_map(&map)
+        let mut log = LogConfig::from_topic_map(&map)?;
+        log.producer_id_expiration_ms = self.producer_id_expiration_ms;
+        Ok(log)
     }
 }
 
@@ -422,6 +429,7 @@ impl Default for LogConfig {
             min_cleanable_ratio: 0.5,
             min_compaction_lag_ms: 0,
             compression: None,
+            producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         }
     }
 }
@@ -479,6 +487,7 @@ impl LogConfig {
             min_cleanable_ratio: ratio,
             min_compaction_lag_ms: num("min.compaction.lag.ms", g("min.compaction.lag.ms"))?,
             compression,
+            producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         })
     }
 }

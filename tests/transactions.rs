@@ -1204,12 +1204,7 @@ fn transaction_admin_apis_report_open_and_completed_transactions() {
 
     // DescribeProducers: partition 1 has the producer with its open transaction at offset 0.
     let pv = c.pick::<DescribeProducersRequest>(0);
-    let dp = c.call(
-        pv,
-        &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
-            .with_name(TopicName(StrBytes::from_string(topic.clone())))
-            .with_partition_indexes(vec![0, 1])]),
-    );
+    let dp = describe_producers(&mut c, pv, &topic, vec![0, 1]);
     let by_part: HashMap<i32, &describe_producers_response::PartitionResponse> =
         dp.topics[0].partitions.iter().map(|p| (p.partition_index, p)).collect();
     assert!(by_part[&0].active_producers.is_empty(), "{dp:?}");
@@ -1222,13 +1217,56 @@ fn transaction_admin_apis_report_open_and_completed_transactions() {
     let desc = c.call(dv, &DescribeTransactionsRequest::default().with_transactional_ids(vec![TransactionalId(StrBytes::from_static_str("admin-txn"))]));
     assert_eq!(desc.transaction_states[0].transaction_state.as_str(), "CompleteCommit");
     assert!(desc.transaction_states[0].topics.is_empty());
-    let dp = c.call(
-        pv,
-        &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
-            .with_name(TopicName(StrBytes::from_string(topic.clone())))
-            .with_partition_indexes(vec![1])]),
-    );
+    let dp = describe_producers(&mut c, pv, &topic, vec![1]);
     assert_eq!(dp.topics[0].partitions[0].active_producers[0].current_txn_start_offset, -1);
+}
+
+/// As Kafka's ProducerStateManager does at load: a producer idle for producer.id.expiration.ms
+/// is not loaded from the producer snapshot, though the periodic check (10 min here) has not run;
+/// one that is not idle that long is loaded.
+#[test]
+fn expired_producers_are_not_loaded_from_the_snapshot() {
+    const EXPIRATION_MS: u64 = 6000;
+    let mut b = TestBroker::start_with(&[
+        ("producer.id.expiration.ms", &EXPIRATION_MS.to_string()),
+        ("producer.id.expiration.check.interval.ms", "600000"),
+    ]);
+    let topic = topic_name("pidload");
+    b.create_topic(&topic, 1, &[]);
+    let idem = b.producer_with(&[("enable.idempotence", "true")]);
+    let written = Instant::now();
+    send_all(&idem, &topic, 0, &["i1".to_string()]);
+    drop(idem);
+    let describe = |b: &TestBroker| -> usize {
+        let mut c = Conn::connect(b);
+        let pv = c.pick::<DescribeProducersRequest>(0);
+        let dp = describe_producers(&mut c, pv, &topic, vec![0]);
+        dp.topics[0].partitions[0].active_producers.len()
+    };
+    assert_eq!(describe(&b), 1, "the producer is known after its write");
+
+    // Restarted well within the expiration: loaded from the snapshot.
+    b.stop();
+    b.restart();
+    assert_eq!(describe(&b), 1, "loaded after a restart {:?} after the write", written.elapsed());
+    assert!(written.elapsed() < Duration::from_millis(EXPIRATION_MS - 1000), "restart too slow for this test: {:?}", written.elapsed());
+
+    // Restarted after it: not loaded, though no periodic check ran.
+    b.stop();
+    let idle_until = written + Duration::from_millis(EXPIRATION_MS + 500);
+    std::thread::sleep(idle_until.saturating_duration_since(Instant::now()));
+    b.restart();
+    assert_eq!(describe(&b), 0, "an expired producer was loaded from the snapshot");
+}
+
+/// DescribeProducers for some partitions of one topic.
+fn describe_producers(c: &mut Conn, version: i16, topic: &str, partitions: Vec<i32>) -> DescribeProducersResponse {
+    c.call(
+        version,
+        &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
+            .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+            .with_partition_indexes(partitions)]),
+    )
 }
 
 /// producer.id.expiration.ms, checked every producer.id.expiration.check.interval.ms (Kafka's
@@ -1252,13 +1290,8 @@ fn idle_producers_expire_but_not_with_an_open_transaction() {
 
     let mut c = Conn::connect(&b);
     let pv = c.pick::<DescribeProducersRequest>(0);
-    let mut describe = |c: &mut Conn| -> (usize, usize) {
-        let dp = c.call(
-            pv,
-            &DescribeProducersRequest::default().with_topics(vec![describe_producers_request::TopicRequest::default()
-                .with_name(TopicName(StrBytes::from_string(topic.clone())))
-                .with_partition_indexes(vec![0, 1])]),
-        );
+    let describe = |c: &mut Conn| -> (usize, usize) {
+        let dp = describe_producers(c, pv, &topic, vec![0, 1]);
         let count = |i: i32| dp.topics[0].partitions.iter().find(|p| p.partition_index == i).map_or(0, |p| p.active_producers.len());
         (count(0), count(1))
     };

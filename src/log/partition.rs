@@ -172,7 +172,7 @@ impl Partition {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
         }
         let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
-        let (producers, snapshot_offset) = load_producer_state(&dir, &names, &segments, next_offset)?;
+        let (producers, snapshot_offset) = load_producer_state(&dir, &names, &segments, next_offset, config.producer_id_expiration_ms)?;
         let log_start = if names.iter().any(|n| n == LOG_START_FILE) {
             std::fs::read_to_string(dir.join(LOG_START_FILE)).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0).min(next_offset)
         } else {
@@ -747,10 +747,19 @@ fn records_max_timestamp(h: &BatchHeader, batch: &[u8]) -> Option<i64> {
     records::read(h, batch).ok()?.records.iter().map(|r| r.timestamp).max()
 }
 
-/// Loads the producer snapshot and replays the batches written after it.
-fn load_producer_state(dir: &Path, names: &[String], segments: &BTreeMap<i64, Segment>, log_end: i64) -> io::Result<(ProducerStateManager, Option<i64>)> {
+/// Loads the producer snapshot and replays the batches written after it. As Kafka does, the
+/// snapshot's producers idle for `expiration_ms` are not loaded (a later clean shutdown then
+/// writes a snapshot without them); those the replay finds wait for the periodic check.
+fn load_producer_state(
+    dir: &Path,
+    names: &[String],
+    segments: &BTreeMap<i64, Segment>,
+    log_end: i64,
+    expiration_ms: i64,
+) -> io::Result<(ProducerStateManager, Option<i64>)> {
     let (mut producers, from) = ProducerStateManager::load(dir, names, log_end)?;
-    let snapshot = (from == log_end).then_some(from);
+    let expired = producers.expire(now_ms(), expiration_ms, i64::MIN);
+    let snapshot = (from == log_end && !expired).then_some(from);
     for seg in segments.values().filter(|s| s.next_offset > from) {
         seg.for_each_batch(from.max(seg.base_offset), |h, bytes| {
             if h.base_offset >= from {

@@ -146,7 +146,7 @@ impl ProducerStateManager {
     /// aborted ranges wholly below the log start. Says whether anything was forgotten.
     pub fn expire(&mut self, now_ms: i64, expiration_ms: i64, log_start: i64) -> bool {
         let before = (self.producers.len(), self.aborted.len());
-        self.producers.retain(|_, e| e.txn_first_offset.is_some() || now_ms - e.last_timestamp < expiration_ms);
+        self.producers.retain(|_, e| e.txn_first_offset.is_some() || now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
         self.aborted.retain(|a| a.last_offset >= log_start);
         before != (self.producers.len(), self.aborted.len())
     }
