@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use common::*;
@@ -330,6 +330,9 @@ impl Conn {
 
     /// Produces one idempotent batch (acks=all): (error, base offset).
     fn produce_idempotent(&mut self, topic: &str, pid: i64, epoch: i16, base_seq: i32, values: &[&str]) -> (i16, i64) {
+        // Current timestamps: as in Kafka, a producer whose last batch timestamp is older than
+        // producer.id.expiration.ms is not loaded from the snapshot after a restart.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64;
         let recs: Vec<Record> = values
             .iter()
             .enumerate()
@@ -343,7 +346,7 @@ impl Conn {
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
                 sequence: base_seq + i as i32,
-                timestamp: 1_700_000_000_000 + i as i64,
+                timestamp: now + i as i64,
                 key: None,
                 value: Some(Bytes::copy_from_slice(v.as_bytes())),
                 headers: Default::default(),
