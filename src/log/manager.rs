@@ -281,7 +281,7 @@ impl LogManager {
     pub fn producer_expiration_pass(&self) {
         let now = super::partition::now_ms();
         for p in self.all_partitions() {
-            p.expire_producers(now, self.config.producer_id_expiration_ms);
+            p.expire_producers(now);
         }
     }
 

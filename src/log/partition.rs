@@ -632,11 +632,11 @@ impl Partition {
         self.lock().producers.describe()
     }
 
-    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`); a later
-    /// clean shutdown then writes a snapshot without them.
-    pub fn expire_producers(&self, now_ms: i64, expiration_ms: i64) {
+    /// Forgets producers idle for `producer.id.expiration.ms`; a later clean shutdown then
+    /// writes a snapshot without them.
+    pub fn expire_producers(&self, now_ms: i64) {
         let mut log = self.lock();
-        let log_start = log.start_offset();
+        let (log_start, expiration_ms) = (log.start_offset(), log.config.producer_id_expiration_ms);
         if log.producers.expire(now_ms, expiration_ms, log_start) {
             log.snapshot_offset = None;
         }
@@ -758,7 +758,7 @@ fn load_producer_state(
     expiration_ms: i64,
 ) -> io::Result<(ProducerStateManager, Option<i64>)> {
     let (mut producers, from) = ProducerStateManager::load(dir, names, log_end)?;
-    let expired = producers.expire(now_ms(), expiration_ms, i64::MIN);
+    let expired = producers.expire_idle(now_ms(), expiration_ms);
     let snapshot = (from == log_end && !expired).then_some(from);
     for seg in segments.values().filter(|s| s.next_offset > from) {
         seg.for_each_batch(from.max(seg.base_offset), |h, bytes| {

@@ -142,13 +142,20 @@ impl ProducerStateManager {
         entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
     }
 
-    /// Forgets idle producers with no open transaction (Kafka's producer.id.expiration.ms), and
-    /// aborted ranges wholly below the log start. Says whether anything was forgotten.
-    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64, log_start: i64) -> bool {
-        let before = (self.producers.len(), self.aborted.len());
+    /// Forgets producers idle for `expiration_ms` with no open transaction (Kafka's
+    /// producer.id.expiration.ms). Says whether any was forgotten.
+    pub fn expire_idle(&mut self, now_ms: i64, expiration_ms: i64) -> bool {
+        let before = self.producers.len();
         self.producers.retain(|_, e| e.txn_first_offset.is_some() || now_ms.saturating_sub(e.last_timestamp) < expiration_ms);
+        before != self.producers.len()
+    }
+
+    /// Idle producers (`expire_idle`) and aborted ranges wholly below the log start. Says
+    /// whether anything was forgotten.
+    pub fn expire(&mut self, now_ms: i64, expiration_ms: i64, log_start: i64) -> bool {
+        let aborted = self.aborted.len();
         self.aborted.retain(|a| a.last_offset >= log_start);
-        before != (self.producers.len(), self.aborted.len())
+        self.expire_idle(now_ms, expiration_ms) | (aborted != self.aborted.len())
     }
 
     /// The first offset of the oldest open transaction: the last stable offset, if any is open.
