@@ -11,6 +11,8 @@ pub mod produce;
 pub mod producer_ids;
 pub mod txn;
 
+use crate::log::batch::BatchError;
+use crate::log::validator::ValidationError;
 use crate::log::{LogError, Partition, Topic, LEADER_EPOCH};
 use crate::server::Broker;
 use kafka_protocol::ResponseError;
@@ -56,11 +58,13 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
     match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
-        LogError::Batch(crate::log::batch::BatchError::BadMagic(_)) => ResponseError::InvalidRecord,
+        LogError::Batch(BatchError::BadMagic(_)) => ResponseError::InvalidRecord,
         LogError::Batch(_) => ResponseError::CorruptMessage,
-        LogError::TooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::Invalid(ValidationError::Corrupt(BatchError::BadMagic(_))) => ResponseError::InvalidRecord,
+        LogError::Invalid(ValidationError::Corrupt(_)) => ResponseError::CorruptMessage,
+        LogError::Invalid(ValidationError::TooLarge { .. }) => ResponseError::MessageTooLarge,
+        LogError::Invalid(ValidationError::InvalidRecord(_) | ValidationError::NullKey { .. }) => ResponseError::InvalidRecord,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
-        LogError::NullKey { .. } => ResponseError::InvalidRecord,
         LogError::Sequence(crate::log::producer_state::SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,
         LogError::Sequence(crate::log::producer_state::SequenceError::InvalidProducerEpoch { .. }) => ResponseError::InvalidProducerEpoch,
         LogError::Io(_) => ResponseError::KafkaStorageError,

@@ -2,6 +2,7 @@
 //! With `acks.all.fsync`, an acks=all request is answered once its data is fsynced.
 
 use super::{blocking, find_partition, find_topic, log_error_code};
+use crate::log::validator::{AppendOrigin, ValidationError};
 use crate::log::{LogError, Partition};
 use crate::server::response::Deferred;
 use crate::server::{Broker, RequestContext};
@@ -85,7 +86,7 @@ fn append_all(b: &Arc<Broker>, req: ProduceRequest, fsync: bool) -> (Vec<TopicPr
 fn append(partition: &Partition, p: PartitionProduceData) -> (PartitionProduceResponse, Option<i64>) {
     let resp = PartitionProduceResponse::default().with_index(p.index);
     let records = p.records.unwrap_or_default();
-    match partition.append(&records) {
+    match partition.append(&records, AppendOrigin::Client) {
         Ok(info) => (
             resp.with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))
@@ -95,7 +96,7 @@ fn append(partition: &Partition, p: PartitionProduceData) -> (PartitionProduceRe
         Err(e) => {
             tracing::debug!(topic = %partition.topic, partition = p.index, error = %e, "produce refused");
             let record_errors = match &e {
-                LogError::NullKey { record_indexes } => record_indexes
+                LogError::Invalid(ValidationError::NullKey { record_indexes }) => record_indexes
                     .iter()
                     .map(|&i| {
                         BatchIndexAndErrorMessage::default().with_batch_index(i).with_batch_index_error_message(Some(

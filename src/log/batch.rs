@@ -137,7 +137,7 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     if stored != computed {
         return Err(BatchError::Crc { stored, computed });
     }
-    if h.record_count < 0 || h.last_offset_delta < 0 || (h.record_count > 0 && h.last_offset_delta + 1 < h.record_count) {
+    if h.record_count < 0 || h.last_offset_delta < 0 || (h.last_offset_delta as i64 + 1) < h.record_count as i64 {
         return Err(BatchError::BadCount { count: h.record_count, delta: h.last_offset_delta });
     }
     Ok(h)

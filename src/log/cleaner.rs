@@ -44,6 +44,8 @@ pub struct CleanPlan {
     pub aborted: Vec<AbortedTxn>,
     pub delete_retention_ms: i64,
     pub segment_bytes: u64,
+    /// The most a stored batch may decompress to (`max.message.bytes`).
+    pub inflate_limit: usize,
 }
 
 /// Kafka's `groupSegmentsBySize`: runs of neighbouring segments whose total size fits in one
@@ -92,7 +94,7 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
             if h.is_control() || is_aborted(&plan.aborted, h) {
                 return Ok(());
             }
-            let recs = records::read(h, bytes).map_err(invalid_data)?;
+            let recs = records::read(h, bytes, plan.inflate_limit).map_err(invalid_data)?;
             for r in &recs.records {
                 if let Some(k) = recs.key(r) {
                     latest.insert(Bytes::copy_from_slice(k), r.offset);
@@ -124,7 +126,7 @@ pub fn clean_partition(p: &Partition) -> io::Result<CleanStats> {
                     removed += h.record_count.max(0) as usize;
                     return Ok(());
                 }
-                let recs = records::read(h, bytes).map_err(invalid_data)?;
+                let recs = records::read(h, bytes, plan.inflate_limit).map_err(invalid_data)?;
                 let horizon_passed = h.delete_horizon().is_some_and(|dh| now >= dh);
                 let keep: Vec<&records::RawRecord> = recs
                     .records

@@ -15,8 +15,9 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept.
-type KeepCheck = fn(Option<&[u8]>, &[u8]) -> bool;
+/// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept;
+/// the third argument is the length of the segment's log (an entry must point inside it).
+type KeepCheck = fn(Option<&[u8]>, &[u8], u64) -> bool;
 
 /// One index file of fixed-size entries, opened and mapped on first use.
 struct IndexFile {
@@ -28,6 +29,8 @@ struct IndexFile {
     keep: Option<KeepCheck>,
     /// Sealed before it was loaded: it takes no more entries than it has.
     sealed: bool,
+    /// The segment log's length, which kept entries must point below (Kafka's `sanityCheck`).
+    log_len: u64,
     mapped: OnceCell<Mapped>,
 }
 
@@ -58,7 +61,7 @@ impl IndexFile {
     /// An index that may grow to `max_bytes`; nothing is opened yet. The file is grown to
     /// `max_bytes` only on the first push past what it holds, so sealed segments never grow.
     fn new(path: &Path, entry_size: usize, max_bytes: u64, keep: Option<KeepCheck>) -> IndexFile {
-        IndexFile { path: path.to_path_buf(), entry_size, max_bytes, keep, sealed: false, mapped: OnceCell::new() }
+        IndexFile { path: path.to_path_buf(), entry_size, max_bytes, keep, sealed: false, log_len: u64::MAX, mapped: OnceCell::new() }
     }
 
     fn open(&self) -> io::Result<Mapped> {
@@ -72,7 +75,7 @@ impl IndexFile {
                 let mut n = 0;
                 let mut prev: Option<&[u8]> = None;
                 for e in m[..len - len % self.entry_size].chunks_exact(self.entry_size) {
-                    if !ok(prev, e) {
+                    if !ok(prev, e, self.log_len) {
                         break;
                     }
                     prev = Some(e);
@@ -84,6 +87,13 @@ impl IndexFile {
         };
         let capacity = if self.sealed { entries } else { (self.max_bytes as usize / self.entry_size).max(entries + 1) };
         Ok(Mapped { file, mmap, entries, capacity })
+    }
+
+    /// Forgets the entries on disk: the index is rebuilt from the log (recovery).
+    fn reset(&mut self) {
+        self.keep = None;
+        self.sealed = false;
+        self.mapped = OnceCell::new();
     }
 
     fn loaded(&self) -> io::Result<&Mapped> {
@@ -206,8 +216,8 @@ impl OffsetIndex {
     /// The index at `path` (opened on first use); `trust_existing` keeps the entries already on
     /// disk (clean shutdown).
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> OffsetIndex {
-        fn valid(prev: Option<&[u8]>, e: &[u8]) -> bool {
-            prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
+        fn valid(prev: Option<&[u8]>, e: &[u8], log_len: u64) -> bool {
+            (u32_at(e, 4) as u64) < log_len && prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
         }
         OffsetIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
@@ -231,6 +241,15 @@ impl OffsetIndex {
     pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full(0)
     }
+    /// Drops every entry, to be rebuilt by a recovery scan.
+    pub fn reset(&mut self) {
+        self.file.reset()
+    }
+    /// Kept entries must point below `log_len`, the length of the segment's log (set before
+    /// the index is first used; a damaged index then loses its bad tail, never a record).
+    pub fn limit_positions(&mut self, log_len: u64) {
+        self.file.log_len = log_len;
+    }
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()
     }
@@ -253,7 +272,7 @@ impl TimeIndex {
 
     /// The index at `path` (opened on first use); `trust_existing` as for `OffsetIndex::new`.
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> TimeIndex {
-        fn valid(prev: Option<&[u8]>, e: &[u8]) -> bool {
+        fn valid(prev: Option<&[u8]>, e: &[u8], _log_len: u64) -> bool {
             match prev {
                 None => i64_at(e, 0) != 0 || u32_at(e, 8) != 0,
                 Some(p) => i64_at(e, 0) > i64_at(p, 0) && u32_at(e, 8) >= u32_at(p, 8),
@@ -283,6 +302,11 @@ impl TimeIndex {
             Some(e) => self.base_offset + u32_at(e, 8) as i64,
             None => self.base_offset,
         })
+    }
+
+    /// Drops every entry, to be rebuilt by a recovery scan.
+    pub fn reset(&mut self) {
+        self.file.reset()
     }
 
     /// Full one entry early: the entry `Segment::seal` adds for the segment's max timestamp

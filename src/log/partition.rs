@@ -5,7 +5,9 @@
 
 use super::batch::{self, BatchHeader};
 use super::producer_state::{ProducerStateManager, SequenceError};
+use super::compression;
 use super::records;
+use super::validator::{self, AppendOrigin, ValidBatch, ValidationError};
 use super::segment::{self, Segment};
 use super::list_dir;
 use crate::config::LogConfig;
@@ -25,14 +27,10 @@ pub enum LogError {
     OffsetOutOfRange { offset: i64, start: i64, end: i64 },
     #[error("invalid batch: {0}")]
     Batch(#[from] batch::BatchError),
-    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
-    TooLarge { size: usize, max: i32 },
     #[error("the partition was deleted")]
     Deleted,
-    /// Kafka refuses keyless records on compacted topics, naming each one by its index in the
-    /// request's records (ProduceResponse `record_errors`).
-    #[error("One or more records have been rejected due to {} record errors in total", .record_indexes.len())]
-    NullKey { record_indexes: Vec<i32> },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
     #[error("{0}")]
     Sequence(#[from] SequenceError),
     #[error("I/O error: {0}")]
@@ -171,7 +169,18 @@ impl Partition {
         if segments.is_empty() {
             segments.insert(0, Segment::create(&dir, 0, config.segment_index_bytes, config.index_interval_bytes)?);
         }
-        let next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
+        let mut next_offset = segments.values().next_back().map(|s| s.next_offset).unwrap_or(0);
+        // A producer snapshot is named by the log end offset when it was taken (every roll and
+        // clean shutdown): offsets below it were handed out. If the log now ends lower, records
+        // were lost from its tail (a damaged file); the lost offsets stay a gap, never reused.
+        let assigned = names.iter().filter_map(|n| segment::parse_stem(n, ".snapshot")).max().unwrap_or(0);
+        if assigned > next_offset {
+            tracing::warn!(topic, partition = index, log_end = next_offset, assigned, "the log ends below offsets already assigned; they are skipped, not reused");
+            if let Some(active) = segments.values_mut().next_back() {
+                active.next_offset = assigned;
+            }
+            next_offset = assigned;
+        }
         let (producers, snapshot_offset) = load_producer_state(&dir, &names, &segments, next_offset, config.producer_id_expiration_ms)?;
         let log_start = if names.iter().any(|n| n == LOG_START_FILE) {
             std::fs::read_to_string(dir.join(LOG_START_FILE)).ok().and_then(|s| s.trim().parse::<i64>().ok()).unwrap_or(0).min(next_offset)
@@ -287,44 +296,36 @@ impl Partition {
         self.lock().config = config;
     }
 
-    /// Appends a produce payload: validates every batch (format, size, producer sequence), then
-    /// stamps and writes them in order. Nothing is written unless every batch is valid. A retried
-    /// batch of an idempotent producer is not written again: its original offsets are returned.
-    pub fn append(&self, records: &[u8]) -> Result<AppendInfo, LogError> {
-        let headers = batch::validate_all(records)?;
-        if headers.is_empty() {
-            return Err(batch::BatchError::Truncated { need: batch::HEADER_LEN, have: 0 }.into());
-        }
-        // The checks that look inside batches (only topics whose config asks for them pay) run
-        // before taking the lock, so they never hold up other appends and reads.
-        let (compression, compacted) = {
+    /// Appends one partition's batches from `origin`: the validator checks them first (format,
+    /// size, records, Kafka's client rules), then the producer sequences; then they are stamped
+    /// and written in order. Nothing is written unless every batch is valid. A retried batch of an
+    /// idempotent producer is not written again: its original offsets are returned.
+    pub fn append(&self, records: &[u8], origin: AppendOrigin) -> Result<AppendInfo, LogError> {
+        // Validation, and recompression where the topic asks for it, run before taking the lock,
+        // so they never hold up other appends and reads.
+        let (compression, limits) = {
             let log = self.lock();
-            (log.config.compression, log.config.cleanup_policy.split(',').any(|p| p == "compact"))
+            (log.config.compression, validation_config(&log.config))
         };
+        let valid = validator::validate(records, origin, &limits)?;
         let recompressed;
-        let (buf, headers) = match compression {
-            Some(target) if headers.iter().any(|h| !h.is_control() && records::codec(h.attributes) != target) => {
-                recompressed = recompress_all(records, &headers, target)?;
-                let headers = batch::validate_all(&recompressed)?;
-                (&recompressed[..], headers)
+        let (buf, valid) = match compression {
+            Some(target) if valid.iter().any(|v| !v.header.is_control() && compression::codec_of(v.header.attributes) != Ok(target)) => {
+                recompressed = recompress_all(records, &valid, target, limits.max_message_bytes)?;
+                let valid = validator::validate(&recompressed, AppendOrigin::Coordinator, &limits)?;
+                (&recompressed[..], valid)
             }
-            _ => (records, headers),
+            _ => (records, valid),
         };
-        if compacted {
-            check_keys(buf, &headers)?;
-        }
         let mut log = self.lock();
-        let max = log.config.max_message_bytes;
-        if let Some(h) = headers.iter().find(|h| h.size > max.max(0) as usize) {
-            return Err(LogError::TooLarge { size: h.size, max });
-        }
-        if let Some(dup) = log.check_sequences(&headers)? {
+        if let Some(dup) = log.check_sequences(&valid)? {
             return Ok(AppendInfo { base_offset: dup.first_offset, log_end_offset: log.next_offset, log_append_time: None, log_start_offset: log.start_offset() });
         }
         let append_time = log.config.log_append_time.then(now_ms);
         let base_offset = log.next_offset;
         let mut pos = 0;
-        for h in &headers {
+        for v in &valid {
+            let h = &v.header;
             let bytes = &buf[pos..pos + h.size];
             // The request's bytes are written as they came; only a copy of the header is stamped.
             let mut header = [0u8; batch::HEADER_LEN];
@@ -332,13 +333,11 @@ impl Partition {
             let body = &bytes[batch::HEADER_LEN..];
             let offset = log.next_offset;
             let mut max_timestamp = append_time.unwrap_or(h.max_timestamp);
-            if append_time.is_none() && h.max_timestamp < h.base_timestamp && !h.is_control() {
-                // Some clients (old Sarama) leave maxTimestamp at -1. Kafka recomputes it from
-                // the records; only such batches pay for the decode.
-                if let Some(max) = records_max_timestamp(h, bytes) {
-                    batch::set_max_timestamp(&mut header, body, max);
-                    max_timestamp = max;
-                }
+            if append_time.is_none() && h.max_timestamp != v.max_timestamp && !h.is_control() {
+                // As Kafka's validator, the batch's maxTimestamp is the largest its records carry
+                // (some clients leave it at -1, a forged one could point ListOffsets anywhere).
+                batch::set_max_timestamp(&mut header, body, v.max_timestamp);
+                max_timestamp = v.max_timestamp;
             }
             batch::stamp(&mut header, body, offset, LEADER_EPOCH, append_time);
             let stamped = BatchHeader { base_offset: offset, max_timestamp, ..*h };
@@ -423,12 +422,13 @@ impl Partition {
             headers: Default::default(),
         };
         let buf = records::encode([&record], Compression::None)?;
-        Ok(self.append(&buf)?.base_offset)
+        Ok(self.append(&buf, AppendOrigin::Coordinator)?.base_offset)
     }
 
     /// ListOffsets by timestamp: the first record with timestamp >= `ts`, as (offset, timestamp).
     pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>, LogError> {
         let log = self.lock();
+        let limit = validation_config(&log.config).max_message_bytes;
         for seg in log.segments.values() {
             if seg.max_timestamp() < ts {
                 continue;
@@ -436,7 +436,7 @@ impl Partition {
             let mut found = None;
             seg.for_each_batch(seg.time_lookup(ts)?, |h, bytes| {
                 if h.max_timestamp >= ts && !h.is_control() {
-                    found = record_at_or_after(h, bytes, |t| t >= ts);
+                    found = record_at_or_after(h, bytes, limit, |t| t >= ts);
                 }
                 found.is_none()
             })?;
@@ -450,6 +450,7 @@ impl Partition {
     /// ListOffsets MAX_TIMESTAMP (KIP-734): the record with the largest timestamp.
     pub fn max_timestamp_offset(&self) -> Result<Option<(i64, i64)>, LogError> {
         let log = self.lock();
+        let limit = validation_config(&log.config).max_message_bytes;
         let Some(seg) = log.segments.values().filter(|s| !s.is_empty()).max_by_key(|s| s.max_timestamp()) else {
             return Ok(None);
         };
@@ -457,7 +458,7 @@ impl Partition {
         let mut found = None;
         seg.for_each_batch(seg.base_offset, |h, bytes| {
             if h.max_timestamp == max && !h.is_control() {
-                found = record_at_or_after(h, bytes, |t| t == max);
+                found = record_at_or_after(h, bytes, limit, |t| t == max);
             }
             found.is_none()
         })?;
@@ -592,6 +593,7 @@ impl Partition {
             aborted: log.producers.aborted_in(0, lso),
             delete_retention_ms: cfg.delete_retention_ms,
             segment_bytes: cfg.segment_bytes,
+            inflate_limit: validation_config(cfg).max_message_bytes,
         })
     }
 
@@ -703,48 +705,30 @@ fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> 
     sync_dir(dir)
 }
 
-/// Kafka refuses keyless records on compacted topics, naming each by its index in the request.
-fn check_keys(batches: &[u8], headers: &[BatchHeader]) -> Result<(), LogError> {
-    let mut rest = batches;
-    let mut record_indexes = Vec::new();
-    let mut index = 0i32;
-    for h in headers {
-        let (bytes, tail) = rest.split_at(h.size);
-        rest = tail;
-        for r in &records::read(h, bytes)?.records {
-            if !h.is_control() && r.key.is_none() {
-                record_indexes.push(index);
-            }
-            index += 1;
-        }
-    }
-    if record_indexes.is_empty() {
-        Ok(())
-    } else {
-        Err(LogError::NullKey { record_indexes })
-    }
-}
-
 /// The batches re-encoded with the topic's `compression.type` (markers and batches already in that
 /// codec stay as they are). Producer id, epoch, sequences and timestamps are kept, as Kafka does.
-fn recompress_all(batches: &[u8], headers: &[BatchHeader], target: kafka_protocol::records::Compression) -> Result<Vec<u8>, LogError> {
+fn recompress_all(batches: &[u8], valid: &[ValidBatch], target: kafka_protocol::records::Compression, limit: usize) -> Result<Vec<u8>, LogError> {
     let mut out = Vec::with_capacity(batches.len());
     let mut rest = batches;
-    for h in headers {
+    for v in valid {
+        let h = &v.header;
         let (bytes, tail) = rest.split_at(h.size);
         rest = tail;
-        if h.is_control() || records::codec(h.attributes) == target {
+        if h.is_control() || compression::codec_of(h.attributes) == Ok(target) {
             out.extend_from_slice(bytes);
         } else {
-            out.extend_from_slice(&records::recompress(h, bytes, target)?);
+            out.extend_from_slice(&records::recompress(h, bytes, target, limit)?);
         }
     }
     Ok(out)
 }
 
-/// The largest record timestamp of a batch, by decoding it.
-fn records_max_timestamp(h: &BatchHeader, batch: &[u8]) -> Option<i64> {
-    records::read(h, batch).ok()?.records.iter().map(|r| r.timestamp).max()
+/// What the validator needs of a partition's config.
+fn validation_config(c: &LogConfig) -> validator::ValidationConfig {
+    validator::ValidationConfig {
+        compacted: c.cleanup_policy.split(',').any(|p| p == "compact"),
+        max_message_bytes: usize::try_from(c.max_message_bytes).unwrap_or(0),
+    }
 }
 
 /// Loads the producer snapshot and replays the batches written after it. As Kafka does, the
@@ -774,8 +758,8 @@ fn load_producer_state(
 
 /// First record of a batch whose timestamp satisfies `pred`, as (offset, timestamp). Decodes
 /// the batch (decompressing if needed): used only by ListOffsets, never on produce/fetch.
-fn record_at_or_after(h: &BatchHeader, bytes: &[u8], pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
-    match records::read(h, bytes) {
+fn record_at_or_after(h: &BatchHeader, bytes: &[u8], limit: usize, pred: impl Fn(i64) -> bool) -> Option<(i64, i64)> {
+    match records::read(h, bytes, limit) {
         // (LogAppendTime: every record carries the batch's max timestamp, which read() gives.)
         Ok(recs) => recs.records.iter().find(|r| pred(r.timestamp)).map(|r| (r.offset, r.timestamp)),
         Err(e) => {
@@ -839,8 +823,8 @@ impl Log {
 
     /// Producer-sequence checks for a whole append, in order, without touching the real state
     /// until every batch has passed. Returns the duplicate when the append is a retry.
-    fn check_sequences(&self, headers: &[BatchHeader]) -> Result<Option<super::producer_state::BatchMeta>, LogError> {
-        let with_pid: Vec<&BatchHeader> = headers.iter().filter(|h| h.has_producer_id()).collect();
+    fn check_sequences(&self, valid: &[ValidBatch]) -> Result<Option<super::producer_state::BatchMeta>, LogError> {
+        let with_pid: Vec<&BatchHeader> = valid.iter().map(|v| &v.header).filter(|h| h.has_producer_id()).collect();
         match with_pid.as_slice() {
             [] => Ok(None),
             [one] => Ok(self.producers.check(one)?),
@@ -892,7 +876,7 @@ mod tests {
         let config = LogConfig { segment_bytes: 1000, ..LogConfig::default() };
         let p = Partition::open(dir.path(), "t", 0, config.clone(), true).unwrap();
         for i in 0..20 {
-            p.append(&sample_batch(10, 1000 + i)).unwrap();
+            p.append(&sample_batch(10, 1000 + i), AppendOrigin::Client).unwrap();
         }
         let rolled = p.segment_count() - 1;
         assert!(rolled >= 2);
@@ -900,7 +884,7 @@ mod tests {
         p.flush_if_due().unwrap();
         assert_eq!(p.pending_syncs(), 0);
         for i in 0..10 {
-            p.append(&sample_batch(10, 2000 + i)).unwrap();
+            p.append(&sample_batch(10, 2000 + i), AppendOrigin::Client).unwrap();
         }
         assert!(p.pending_syncs() > 0);
         p.sync_upto(p.log_end_offset()).unwrap();
@@ -909,7 +893,7 @@ mod tests {
         let every = LogConfig { segment_bytes: 1000, flush_messages: 1, ..LogConfig::default() };
         let q = Partition::open(dir.path(), "u", 0, every, true).unwrap();
         for i in 0..20 {
-            q.append(&sample_batch(10, 1000 + i)).unwrap();
+            q.append(&sample_batch(10, 1000 + i), AppendOrigin::Client).unwrap();
         }
         assert!(q.segment_count() > 2);
         assert_eq!(q.pending_syncs(), 0, "flush.messages=1 leaves nothing unsynced");
@@ -923,7 +907,7 @@ mod tests {
         let config = LogConfig { segment_bytes: 2000, index_interval_bytes: 300, ..LogConfig::default() };
         let p = Partition::open(dir.path(), "t", 0, config.clone(), true).unwrap();
         for i in 0..100i64 {
-            p.append(&sample_batch(10, if i == 42 { 9_000_000 } else { 1000 + 10 * i })).unwrap();
+            p.append(&sample_batch(10, if i == 42 { 9_000_000 } else { 1000 + 10 * i }), AppendOrigin::Client).unwrap();
         }
         p.close().unwrap();
         let segments = p.segment_count();

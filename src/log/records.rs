@@ -8,8 +8,8 @@
 //! kafka-protocol's (xerial-framed snappy, KIP-57 lz4 frames, as Kafka writes them).
 
 use super::batch::{self, BatchError, BatchHeader, HEADER_LEN};
+use super::compression::{self, codec_id, codec_of};
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
 use std::ops::Range;
 
@@ -37,12 +37,18 @@ impl Records {
     }
 }
 
-/// The records of one v2 batch (`bytes` is exactly the batch, header included).
-pub fn read(h: &BatchHeader, bytes: &[u8]) -> Result<Records, BatchError> {
-    let section = decompress(codec(h.attributes), Bytes::copy_from_slice(&bytes[HEADER_LEN..h.size]))?;
+/// The records of one v2 batch (`bytes` is exactly the batch, header included), decompressed to
+/// at most `limit` bytes (the partition's `max.message.bytes`: a stored batch never held more).
+pub fn read(h: &BatchHeader, bytes: &[u8], limit: usize) -> Result<Records, BatchError> {
+    let body = &bytes[HEADER_LEN..h.size];
+    let section = match codec_of(h.attributes).map_err(codec_error)? {
+        Compression::None => Bytes::copy_from_slice(body),
+        codec => Bytes::from(compression::decompress(codec, body, limit).map_err(codec_error)?),
+    };
     let log_append_time = h.attributes & 0x08 != 0;
     let bad = || BatchError::Records("record truncated or malformed".into());
-    let mut records = Vec::with_capacity(h.record_count.max(0) as usize);
+    // A record takes at least 7 bytes: the count on disk never reserves more than that allows.
+    let mut records = Vec::with_capacity((h.record_count.max(0) as usize).min(section.len() / 7));
     let mut pos = 0usize;
     while pos < section.len() {
         let start = pos;
@@ -65,7 +71,7 @@ pub fn read(h: &BatchHeader, bytes: &[u8]) -> Result<Records, BatchError> {
         let value_len = batch::varint(body, &mut pos).ok_or_else(bad)?;
         records.push(RawRecord {
             bytes: start..end,
-            offset: h.base_offset + offset_delta,
+            offset: h.base_offset.wrapping_add(offset_delta),
             timestamp: if log_append_time { h.max_timestamp } else { h.base_timestamp.saturating_add(ts_delta) },
             key,
             value_is_null: value_len < 0,
@@ -107,8 +113,11 @@ pub fn rewrite<'a>(
     if h.attributes & 0x08 != 0 {
         max_ts = h.max_timestamp;
     }
-    let target = target.unwrap_or_else(|| codec(h.attributes));
-    let packed = compress(target, &raw)?;
+    let target = match target {
+        Some(t) => t,
+        None => codec_of(h.attributes).map_err(codec_error)?,
+    };
+    let packed = compression::compress(target, &raw).map_err(codec_error)?;
     Ok(Some(batch::rebuild(batch, &packed, count, codec_id(target), max_ts, delete_horizon)))
 }
 
@@ -131,30 +140,9 @@ fn rebase_timestamp(out: &mut Vec<u8>, record: &[u8], from: i64, to: i64) -> Res
 }
 
 /// The batch's records section in codec `target`, every record kept as it is.
-pub fn recompress(h: &BatchHeader, batch: &[u8], target: Compression) -> Result<Vec<u8>, BatchError> {
-    let recs = read(h, batch)?;
+pub fn recompress(h: &BatchHeader, batch: &[u8], target: Compression, limit: usize) -> Result<Vec<u8>, BatchError> {
+    let recs = read(h, batch, limit)?;
     Ok(rewrite(h, batch, &recs, &recs.records, Some(target), None)?.unwrap_or_else(|| batch[..h.size].to_vec()))
-}
-
-/// The codec in a batch's attributes (bits 0-2).
-pub fn codec(attributes: i16) -> Compression {
-    match attributes & 0x07 {
-        1 => Compression::Gzip,
-        2 => Compression::Snappy,
-        3 => Compression::Lz4,
-        4 => Compression::Zstd,
-        _ => Compression::None,
-    }
-}
-
-fn codec_id(c: Compression) -> i16 {
-    match c {
-        Compression::None => 0,
-        Compression::Gzip => 1,
-        Compression::Snappy => 2,
-        Compression::Lz4 => 3,
-        Compression::Zstd => 4,
-    }
 }
 
 /// A topic's `compression.type`: `None` for `producer` (keep what the producer sent).
@@ -170,40 +158,8 @@ pub fn parse_compression_type(value: &str) -> Option<Option<Compression>> {
     })
 }
 
-fn codec_error(e: anyhow::Error) -> BatchError {
-    BatchError::Records(format!("{e:#}"))
-}
-
-fn decompress(c: Compression, mut data: Bytes) -> Result<Bytes, BatchError> {
-    let all = |b: &mut Bytes| Ok(std::mem::take(b));
-    match c {
-        Compression::None => Ok(data),
-        Compression::Gzip => Gzip::decompress(&mut data, all),
-        Compression::Snappy => Snappy::decompress(&mut data, all),
-        Compression::Lz4 => Lz4::decompress(&mut data, all),
-        Compression::Zstd => Zstd::decompress(&mut data, all),
-    }
-    .map_err(codec_error)
-}
-
-fn compress(c: Compression, raw: &[u8]) -> Result<BytesMut, BatchError> {
-    let mut out = BytesMut::with_capacity(raw.len() / 2 + 64);
-    let put = |tmp: &mut BytesMut| {
-        tmp.extend_from_slice(raw);
-        Ok(())
-    };
-    match c {
-        Compression::None => {
-            out.extend_from_slice(raw);
-            Ok(())
-        }
-        Compression::Gzip => Gzip::compress(&mut out, put),
-        Compression::Snappy => Snappy::compress(&mut out, put),
-        Compression::Lz4 => Lz4::compress(&mut out, put),
-        Compression::Zstd => Zstd::compress(&mut out, put),
-    }
-    .map_err(codec_error)?;
-    Ok(out)
+fn codec_error(e: compression::CodecError) -> BatchError {
+    BatchError::Records(e.to_string())
 }
 
 /// Decodes a whole batch into kafka-protocol records: for internal topics' own, header-less
@@ -227,6 +183,8 @@ pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>, compression: Co
 mod tests {
     use super::*;
     use kafka_protocol::records::TimestampType;
+
+    const LIMIT: usize = 1 << 20;
 
     fn sample() -> Vec<u8> {
         let records: Vec<Record> = (0..10)
@@ -253,18 +211,18 @@ mod tests {
     fn recompress_keeps_every_record_byte_for_byte() {
         let plain = sample();
         let h = batch::validate(&plain).unwrap();
-        let before = read(&h, &plain).unwrap();
+        let before = read(&h, &plain, LIMIT).unwrap();
         assert_eq!(before.records.len(), 10);
         assert_eq!(before.key(&before.records[4]), None);
         assert_eq!(before.key(&before.records[3]), Some(&b"k3"[..]));
         assert!(before.records[5].value_is_null && !before.records[6].value_is_null);
         assert_eq!((before.records[9].offset, before.records[9].timestamp), (9, 1009));
         for target in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd, Compression::None] {
-            let packed = recompress(&h, &plain, target).unwrap();
+            let packed = recompress(&h, &plain, target, LIMIT).unwrap();
             let p = batch::validate(&packed).unwrap();
-            assert_eq!(codec(p.attributes), target);
+            assert_eq!(codec_of(p.attributes), Ok(target));
             assert_eq!((p.producer_id, p.base_sequence, p.record_count, p.last_offset_delta, p.max_timestamp), (7, 3, 10, 9, 1009));
-            assert_eq!(read(&p, &packed).unwrap().section, before.section, "{target:?}");
+            assert_eq!(read(&p, &packed, LIMIT).unwrap().section, before.section, "{target:?}");
             if target != Compression::None {
                 assert!(packed.len() < plain.len(), "{target:?} should shrink repetitive values");
             }
@@ -275,11 +233,11 @@ mod tests {
     fn rewrite_keeps_base_and_last_offset() {
         let plain = sample();
         let h = batch::validate(&plain).unwrap();
-        let recs = read(&h, &plain).unwrap();
+        let recs = read(&h, &plain, LIMIT).unwrap();
         let kept = rewrite(&h, &plain, &recs, recs.records.iter().filter(|r| r.offset == 2 || r.offset == 6), None, None).unwrap().unwrap();
         let k = batch::validate(&kept).unwrap();
         assert_eq!((k.base_offset, k.last_offset_delta, k.record_count, k.max_timestamp), (0, 9, 2, 1006));
-        let offsets: Vec<i64> = read(&k, &kept).unwrap().records.iter().map(|r| r.offset).collect();
+        let offsets: Vec<i64> = read(&k, &kept, LIMIT).unwrap().records.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, [2, 6]);
         assert!(rewrite(&h, &plain, &recs, [], None, None).unwrap().is_none());
     }
@@ -289,7 +247,7 @@ mod tests {
         let plain = sample();
         let h = batch::validate(&plain).unwrap();
         assert_eq!(h.delete_horizon(), None);
-        let recs = read(&h, &plain).unwrap();
+        let recs = read(&h, &plain, LIMIT).unwrap();
         // A horizon far from the records' timestamps: every delta changes size and sign.
         let horizon = 1_700_000_000_000;
         for target in [None, Some(Compression::Zstd)] {
@@ -306,11 +264,11 @@ mod tests {
                 assert!(d.delete_horizon, "{target:?}");
             }
             // Filtered again later: the horizon stays, the deltas stay relative to it.
-            let again = read(&o, &out).unwrap();
+            let again = read(&o, &out, LIMIT).unwrap();
             let kept = rewrite(&o, &out, &again, again.records.iter().filter(|r| r.offset >= 5), None, None).unwrap().unwrap();
             let k = batch::validate(&kept).unwrap();
             assert_eq!(k.delete_horizon(), Some(horizon));
-            let ts: Vec<(i64, i64)> = read(&k, &kept).unwrap().records.iter().map(|r| (r.offset, r.timestamp)).collect();
+            let ts: Vec<(i64, i64)> = read(&k, &kept, LIMIT).unwrap().records.iter().map(|r| (r.offset, r.timestamp)).collect();
             assert_eq!(ts, (5..10).map(|i| (i, 1000 + i)).collect::<Vec<_>>());
         }
     }

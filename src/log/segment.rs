@@ -117,6 +117,7 @@ impl Segment {
         let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
         let mut seg = Self::assemble(dir, base_offset, None, created, index_bytes, index_interval, true);
         seg.size = meta.len();
+        seg.index.limit_positions(seg.size);
         seg.next_offset = next_base;
         seg.max_timestamp = NOT_READ;
         seg.index.trim()?;
@@ -153,7 +154,28 @@ impl Segment {
     /// Walks the batches from the start (or, trusting the indexes, from the last offset index
     /// entry), stopping at the first invalid one. A small file is walked whole from one read
     /// instead: with many partitions, opening two indexes would cost more than it saves.
+    ///
+    /// A trusted segment whose index points past its end, or whose walk does not end exactly at
+    /// the end of the file, was damaged after it was closed: it is recovered by a full scan
+    /// instead (indexes rebuilt), never trusted into reusing offsets or growing the file.
     fn scan(&mut self, file_len: u64, full: bool) -> io::Result<Recovery> {
+        if !full {
+            self.index.limit_positions(file_len);
+            let rec = self.walk(file_len, false)?;
+            if rec.truncated_bytes == 0 {
+                return Ok(rec);
+            }
+            tracing::warn!(segment = %self.log_path.display(), file_len, "a cleanly closed segment does not match its index; recovering it");
+            self.index.reset();
+            self.time_index.reset();
+            self.next_offset = self.base_offset;
+            self.max_timestamp = -1;
+            self.bytes_since_index = 0;
+        }
+        self.walk(file_len, true)
+    }
+
+    fn walk(&mut self, file_len: u64, full: bool) -> io::Result<Recovery> {
         let whole = full || file_len <= WALK_WHOLE_BELOW;
         let mut pos: u64 = if whole { 0 } else { self.index.lookup(i64::MAX)?.1 as u64 };
         let mut rec = Recovery::default();
@@ -163,7 +185,7 @@ impl Segment {
         let mut cursor = BatchCursor::new(&log, file_len, chunk);
         while let Some(head) = cursor.header(pos)? {
             let Ok(h) = batch::parse_header(head) else { break };
-            if pos + h.size as u64 > file_len || (full && h.base_offset < expected_min) {
+            if pos + h.size as u64 > file_len || h.base_offset < expected_min {
                 break;
             }
             if full {
@@ -183,7 +205,7 @@ impl Segment {
             self.max_timestamp = self.max_timestamp.max(self.time_index_max()?);
         }
         rec.valid_bytes = pos;
-        rec.truncated_bytes = file_len - pos;
+        rec.truncated_bytes = file_len.saturating_sub(pos);
         self.size = pos;
         Ok(rec)
     }

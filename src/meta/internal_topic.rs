@@ -116,7 +116,7 @@ impl InternalTopic {
             })
             .collect();
         let buf = records::encode(&records, Compression::None).map_err(|e| self.encode_err(&e.to_string()))?;
-        self.partition_for(routing_key)?.append(&buf).map_err(|source| InternalTopicError::Log { topic: self.name, source })?;
+        self.partition_for(routing_key)?.append(&buf, crate::log::validator::AppendOrigin::Coordinator).map_err(|source| InternalTopicError::Log { topic: self.name, source })?;
         Ok(())
     }
 }
