@@ -63,6 +63,9 @@ const BROKER_KEYS: &[(&str, &str)] = &[
     ("log.flush.scheduler.interval.ms", "9223372036854775807"),
     ("message.max.bytes", "1048588"),
     ("socket.request.max.bytes", "104857600"),
+    ("max.connections", "2147483647"),
+    ("max.connections.per.ip", "2147483647"),
+    ("connections.max.idle.ms", "600000"),
     ("min.insync.replicas", "1"),
     ("group.min.session.timeout.ms", "6000"),
     ("group.max.session.timeout.ms", "1800000"),
@@ -146,6 +149,13 @@ pub struct Config {
     pub auto_create_topics: bool,
     pub message_max_bytes: i32,
     pub socket_request_max_bytes: usize,
+    /// `max.connections`: beyond it the broker stops accepting until a connection closes.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: a new connection over it is closed at once.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no whole request for this long is closed
+    /// (a client dribbling a frame byte by byte counts as idle).
+    pub connections_max_idle_ms: u64,
     pub retention_check_interval_ms: u64,
     /// How often the log cleaner looks for compactable partitions (`log.cleaner.backoff.ms`).
     pub cleaner_backoff_ms: u64,
@@ -298,6 +308,9 @@ impl Config {
             auto_create_topics: boolean("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
             message_max_bytes: num("message.max.bytes", &get("message.max.bytes"))?,
             socket_request_max_bytes: num("socket.request.max.bytes", &get("socket.request.max.bytes"))?,
+            max_connections: num::<i32>("max.connections", &get("max.connections"))?.max(1) as usize,
+            max_connections_per_ip: num::<i32>("max.connections.per.ip", &get("max.connections.per.ip"))?.max(1) as usize,
+            connections_max_idle_ms: num("connections.max.idle.ms", &get("connections.max.idle.ms"))?,
             retention_check_interval_ms: num("log.retention.check.interval.ms", &get("log.retention.check.interval.ms"))?,
             flush_scheduler_interval_ms: num("log.flush.scheduler.interval.ms", &get("log.flush.scheduler.interval.ms"))?,
             producer_id_expiration_ms: num("producer.id.expiration.ms", &get("producer.id.expiration.ms"))?,
@@ -463,10 +476,12 @@ impl LogConfig {
         if num::<i32>("min.insync.replicas", g("min.insync.replicas"))? < 1 {
             return Err(invalid("min.insync.replicas", g("min.insync.replicas"), "must be at least 1".into()));
         }
-        let segment_bytes: u64 = num("segment.bytes", g("segment.bytes"))?;
+        // An INT in Kafka: positions in a segment must fit the index's 32-bit field.
+        let segment_bytes: i32 = num("segment.bytes", g("segment.bytes"))?;
         if segment_bytes < 14 {
             return Err(invalid("segment.bytes", g("segment.bytes"), "must be at least 14".into()));
         }
+        let segment_bytes = segment_bytes as u64;
         let index_bytes: u64 = num("segment.index.bytes", g("segment.index.bytes"))?;
         if index_bytes < 12 {
             return Err(invalid("segment.index.bytes", g("segment.index.bytes"), "must be at least 12".into()));

@@ -50,6 +50,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     let code = runtime.block_on(async move {
+        // Registered before the listener is bound: a SIGTERM as soon as the port answers is a
+        // clean shutdown, not the default action's kill.
+        let signals = shutdown_signals();
         let handle = match Broker::start(config).await {
             Ok(h) => h,
             Err(e) => {
@@ -65,7 +68,7 @@ fn main() -> std::process::ExitCode {
             handle.data_dir().display(),
             started.elapsed().as_millis()
         );
-        wait_for_signal().await;
+        signals.await;
         tracing::info!("shutting down");
         match handle.shutdown().await {
             Ok(()) => {
@@ -84,17 +87,22 @@ fn main() -> std::process::ExitCode {
     code
 }
 
-async fn wait_for_signal() {
+/// Completes on SIGTERM or SIGINT; both handlers are installed when this is called.
+fn shutdown_signals() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -31,6 +32,9 @@ type Pending = VecDeque<BoxFuture<'static, Outcome>>;
 /// and their responses then go out in one write.
 const READ_CHUNK: usize = 128 * 1024;
 
+/// The most a read reserves for the rest of a large frame.
+const GROW_STEP: usize = 1024 * 1024;
+
 /// Frames shorter than this are copied out of the read buffer; longer ones (produce) are handed
 /// on as views of it, without a copy. A small request whose fields are kept (a group member's
 /// metadata) so pins only its own bytes, not a whole read chunk.
@@ -44,7 +48,13 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let max = broker.config.socket_request_max_bytes;
     // Outcomes not yet sent, in request order; only non-empty once a response was deferred.
     let mut pending: Pending = VecDeque::new();
+    // connections.max.idle.ms: the time a whole request may take to arrive after the last one.
+    let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     'conn: loop {
+        // Idle time counts from the broker's last answer or the client's last request.
+        idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
@@ -69,6 +79,10 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
                 }
                 Err(_) => break, // reset: the client went away
             },
+            _ = &mut idle_timer, if pending.is_empty() => {
+                tracing::info!(%peer, idle_ms = idle.as_millis() as u64, partial = reader.buf.len(), "closing connection: no whole request within connections.max.idle.ms");
+                break;
+            }
         };
         let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, frame));
         // Deferred responses ahead of this request go out as they become ready, also while it
@@ -155,8 +169,10 @@ impl FrameReader {
             }
             // Room for the rest of this frame and for what else the socket already holds; the
             // buffer is reused in place once the frames handed out of it are dropped.
+            // A large frame's buffer grows as its bytes arrive (never sized up front by a size
+            // prefix that may be a lie): at most GROW_STEP more per read.
             self.grown |= missing > READ_CHUNK;
-            self.buf.reserve(missing.max(READ_CHUNK));
+            self.buf.reserve(missing.clamp(READ_CHUNK, GROW_STEP));
             if self.half.read_buf(&mut self.buf).await? == 0 {
                 return Ok(Read::Eof { partial: self.buf.len() });
             }
