@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod fuzz;
 pub mod group;
 pub mod log;
 pub mod meta;

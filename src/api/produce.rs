@@ -2,6 +2,7 @@
 //! With `acks.all.fsync`, an acks=all request is answered once its data is fsynced.
 
 use super::{blocking, find_partition, find_topic, log_error_code};
+use crate::log::batch::ATTRIBUTES_OFFSET;
 use crate::log::validator::{AppendOrigin, ValidationError};
 use crate::log::{LogError, Partition};
 use crate::server::response::Deferred;
@@ -86,7 +87,15 @@ fn append_all(b: &Arc<Broker>, req: ProduceRequest, fsync: bool) -> (Vec<TopicPr
 fn append(partition: &Partition, p: PartitionProduceData) -> (PartitionProduceResponse, Option<i64>) {
     let resp = PartitionProduceResponse::default().with_index(p.index);
     let records = p.records.unwrap_or_default();
-    match partition.append(&records, AppendOrigin::Client) {
+    // Validating a compressed batch inflates it (bounded by max.message.bytes); that runs off
+    // the async worker so that other connections are not held up meanwhile.
+    let compressed = records.get(ATTRIBUTES_OFFSET + 1).is_some_and(|a| a & 0x07 != 0);
+    let appended = if compressed {
+        tokio::task::block_in_place(|| partition.append(&records, AppendOrigin::Client))
+    } else {
+        partition.append(&records, AppendOrigin::Client)
+    };
+    match appended {
         Ok(info) => (
             resp.with_base_offset(info.base_offset)
                 .with_log_append_time_ms(info.log_append_time.unwrap_or(-1))

@@ -312,7 +312,7 @@ fn encode_change(group: &str, c: &Change) -> (Bytes, Option<Bytes>) {
     (key.freeze(), value)
 }
 
-fn decode_offset(mut v: Bytes) -> Option<Committed> {
+pub fn decode_offset(mut v: Bytes) -> Option<Committed> {
     if v.remaining() < 2 {
         return None;
     }
@@ -328,7 +328,7 @@ fn decode_offset(mut v: Bytes) -> Option<Committed> {
 }
 
 /// GroupMetadataValue versions 0–3; `None` for anything else or malformed bytes.
-fn decode_group(mut v: Bytes) -> Option<StoredGroup> {
+pub fn decode_group(mut v: Bytes) -> Option<StoredGroup> {
     if v.remaining() < 2 {
         return None;
     }
