@@ -13,6 +13,7 @@ use memmap2::{MmapMut, MmapOptions};
 use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept;
@@ -121,7 +122,10 @@ impl IndexFile {
         let size = self.entry_size;
         let m = self.loaded_mut()?;
         if m.entries >= m.capacity {
-            return Ok(());
+            // The segment rolls before its index fills (`Segment::indexes_full`): an entry that
+            // does not fit is an error, never dropped.
+            let entries = m.entries;
+            return Err(io::Error::other(format!("index {} is full ({entries} entries)", self.path.display())));
         }
         if m.entries >= m.room(size) {
             let capacity = m.capacity;
@@ -141,6 +145,16 @@ impl IndexFile {
             mm.flush()?;
         }
         let len = entries * entry_size;
+        let current = m.file.metadata()?.len();
+        if len as u64 > current {
+            // Blocks are reserved now: a write through the mapping into a hole of a full file
+            // system would be a SIGBUS; here it is an error (ENOSPC) the append returns.
+            // SAFETY: fallocate on a descriptor we own, over a range of that file.
+            let r = unsafe { libc::posix_fallocate(m.file.as_raw_fd(), 0, len as libc::off_t) };
+            if r != 0 && r != libc::EOPNOTSUPP && r != libc::EINVAL {
+                return Err(io::Error::from_raw_os_error(r));
+            }
+        }
         m.file.set_len(len as u64)?;
         if entries > 0 {
             // SAFETY: as in `open`.
@@ -357,7 +371,7 @@ mod tests {
     }
 
     /// A lazily opened index touches no file until used, and a sealed-before-loaded index
-    /// keeps what a clean shutdown left and takes no more entries.
+    /// keeps what a clean shutdown left and refuses more entries.
     #[test]
     fn lazy_open_and_seal() {
         let dir = tempfile::tempdir().unwrap();
@@ -369,7 +383,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
         let mut idx = OffsetIndex::new(&p, 0, 1024, true);
         idx.trim().unwrap();
-        idx.append(9, 200).unwrap();
+        assert!(idx.append(9, 200).is_err(), "sealed: an append is an error, never dropped silently");
         assert_eq!(idx.lookup(100).unwrap(), (5, 100), "sealed: the append is not taken");
         assert!(idx.is_full().unwrap());
         // A rebuilt (untrusted) index that is sealed unused is cut to nothing on disk.

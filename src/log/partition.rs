@@ -803,6 +803,8 @@ impl Log {
 
     fn roll(&mut self, dir: &Path) -> io::Result<()> {
         let base = self.next_offset;
+        // The new segment first: if it cannot be made (disk full), nothing has changed.
+        let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
         if let Some(old) = self.active() {
             old.seal()?;
             // A sealed segment is never written again: it is fsynced once, by the next flush
@@ -811,7 +813,6 @@ impl Log {
             let file = old.file()?;
             self.unsynced.push(file);
         }
-        let seg = Segment::create(dir, base, self.config.segment_index_bytes, self.config.index_interval_bytes)?;
         // The new file's directory entry must survive a power loss too: fsynced with the above.
         self.dir_epoch += 1;
         self.segments.insert(base, seg);

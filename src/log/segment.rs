@@ -192,7 +192,10 @@ impl Segment {
                 if batch::validate(cursor.get(pos, h.size)?).is_err() {
                     break;
                 }
-                self.index_batch(&h, pos as u32)?;
+                // A sparse index that is full only costs later lookups a longer walk.
+                if !self.indexes_full()? {
+                    self.index_batch(&h, pos as u32)?;
+                }
             }
             self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
             expected_min = h.next_offset();
@@ -257,8 +260,19 @@ impl Segment {
     /// Appends one stamped, validated batch, given as its header and the rest (one pwritev).
     pub fn append(&mut self, header: &[u8], body: &[u8], h: &BatchHeader) -> io::Result<()> {
         let position = self.size;
-        write_all_at(self.log()?, &[header, body], position)?;
-        self.index_batch(h, position as u32)?;
+        let end = position + (header.len() + body.len()) as u64;
+        // Positions are 32-bit in the index (segment.bytes is an INT, so this never trips).
+        let position32 = u32::try_from(position).map_err(|_| io::Error::other("segment position past 4 GiB"))?;
+        if end > u32::MAX as u64 + 1 {
+            return Err(io::Error::other("segment would grow past 4 GiB"));
+        }
+        if let Err(e) = write_all_at(self.log()?, &[header, body], position) {
+            // A partial write (disk full) is cut off again, so the file ends at the last whole
+            // batch; the next append writes there.
+            let _ = self.log()?.set_len(position);
+            return Err(e);
+        }
+        self.index_batch(h, position32)?;
         self.max_timestamp = self.max_timestamp.max(h.max_timestamp);
         self.size += (header.len() + body.len()) as u64;
         self.next_offset = h.next_offset();
