@@ -103,7 +103,12 @@ fn append(partition: &Partition, p: PartitionProduceData) -> (PartitionProduceRe
             Some(info.log_end_offset),
         ),
         Err(e) => {
-            tracing::debug!(topic = %partition.topic, partition = p.index, error = %e, "produce refused");
+            if let LogError::Io(io) = &e {
+                // KAFKA_STORAGE_ERROR: the disk, not the request (ENOSPC, EIO); nothing was stored.
+                tracing::error!(topic = %partition.topic, partition = p.index, error = %io, "append failed");
+            } else {
+                tracing::debug!(topic = %partition.topic, partition = p.index, error = %e, "produce refused");
+            }
             let record_errors = match &e {
                 LogError::Invalid(ValidationError::NullKey { record_indexes }) => record_indexes
                     .iter()
