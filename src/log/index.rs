@@ -17,8 +17,25 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept;
-/// the third argument is the length of the segment's log (an entry must point inside it).
-type KeepCheck = fn(Option<&[u8]>, &[u8], u64) -> bool;
+/// an entry must also lie inside the segment (`Bounds`).
+type KeepCheck = fn(Option<&[u8]>, &[u8], Bounds) -> bool;
+
+/// What a kept entry must point inside (Kafka's `sanityCheck`, made per entry).
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// The segment log's length in bytes.
+    pub log_len: u64,
+    /// The number of offsets the segment spans (next offset - base offset).
+    pub offsets: u64,
+    /// The segment's first batch's max timestamp: every time index entry (a running maximum)
+    /// is at least that.
+    pub min_timestamp: i64,
+}
+
+impl Bounds {
+    /// No bounds known.
+    pub const NONE: Bounds = Bounds { log_len: u64::MAX, offsets: u64::MAX, min_timestamp: i64::MIN };
+}
 
 /// One index file of fixed-size entries, opened and mapped on first use.
 struct IndexFile {
@@ -30,8 +47,8 @@ struct IndexFile {
     keep: Option<KeepCheck>,
     /// Sealed before it was loaded: it takes no more entries than it has.
     sealed: bool,
-    /// The segment log's length, which kept entries must point below (Kafka's `sanityCheck`).
-    log_len: u64,
+    /// What kept entries must point inside (a `Cell`: bounds may be learnt before first use).
+    bounds: std::cell::Cell<Bounds>,
     mapped: OnceCell<Mapped>,
 }
 
@@ -62,7 +79,7 @@ impl IndexFile {
     /// An index that may grow to `max_bytes`; nothing is opened yet. The file is grown to
     /// `max_bytes` only on the first push past what it holds, so sealed segments never grow.
     fn new(path: &Path, entry_size: usize, max_bytes: u64, keep: Option<KeepCheck>) -> IndexFile {
-        IndexFile { path: path.to_path_buf(), entry_size, max_bytes, keep, sealed: false, log_len: u64::MAX, mapped: OnceCell::new() }
+        IndexFile { path: path.to_path_buf(), entry_size, max_bytes, keep, sealed: false, bounds: std::cell::Cell::new(Bounds::NONE), mapped: OnceCell::new() }
     }
 
     fn open(&self) -> io::Result<Mapped> {
@@ -76,7 +93,7 @@ impl IndexFile {
                 let mut n = 0;
                 let mut prev: Option<&[u8]> = None;
                 for e in m[..len - len % self.entry_size].chunks_exact(self.entry_size) {
-                    if !ok(prev, e, self.log_len) {
+                    if !ok(prev, e, self.bounds.get()) {
                         break;
                     }
                     prev = Some(e);
@@ -230,8 +247,10 @@ impl OffsetIndex {
     /// The index at `path` (opened on first use); `trust_existing` keeps the entries already on
     /// disk (clean shutdown).
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> OffsetIndex {
-        fn valid(prev: Option<&[u8]>, e: &[u8], log_len: u64) -> bool {
-            (u32_at(e, 4) as u64) < log_len && prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
+        fn valid(prev: Option<&[u8]>, e: &[u8], b: Bounds) -> bool {
+            (u32_at(e, 4) as u64) < b.log_len
+                && (u32_at(e, 0) as u64) < b.offsets
+                && prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
         }
         OffsetIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
@@ -259,10 +278,10 @@ impl OffsetIndex {
     pub fn reset(&mut self) {
         self.file.reset()
     }
-    /// Kept entries must point below `log_len`, the length of the segment's log (set before
-    /// the index is first used; a damaged index then loses its bad tail, never a record).
-    pub fn limit_positions(&mut self, log_len: u64) {
-        self.file.log_len = log_len;
+    /// Kept entries must lie inside `bounds` (set before the index is first used; a damaged
+    /// index then loses its bad tail, never a record).
+    pub fn bound(&self, bounds: Bounds) {
+        self.file.bounds.set(bounds);
     }
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()
@@ -286,7 +305,10 @@ impl TimeIndex {
 
     /// The index at `path` (opened on first use); `trust_existing` as for `OffsetIndex::new`.
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> TimeIndex {
-        fn valid(prev: Option<&[u8]>, e: &[u8], _log_len: u64) -> bool {
+        fn valid(prev: Option<&[u8]>, e: &[u8], b: Bounds) -> bool {
+            if u32_at(e, 8) as u64 >= b.offsets || i64_at(e, 0) < b.min_timestamp {
+                return false;
+            }
             match prev {
                 None => i64_at(e, 0) != 0 || u32_at(e, 8) != 0,
                 Some(p) => i64_at(e, 0) > i64_at(p, 0) && u32_at(e, 8) >= u32_at(p, 8),
@@ -321,6 +343,21 @@ impl TimeIndex {
     /// Drops every entry, to be rebuilt by a recovery scan.
     pub fn reset(&mut self) {
         self.file.reset()
+    }
+
+    /// As `OffsetIndex::bound`.
+    pub fn bound(&self, bounds: Bounds) {
+        self.file.bounds.set(bounds);
+    }
+
+    /// The bounds set so far.
+    pub fn bounds(&self) -> Bounds {
+        self.file.bounds.get()
+    }
+
+    /// Whether the file has been opened (bounds set later no longer apply).
+    pub fn is_loaded(&self) -> bool {
+        self.file.mapped.get().is_some()
     }
 
     /// Full one entry early: the entry `Segment::seal` adds for the segment's max timestamp

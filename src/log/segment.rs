@@ -3,7 +3,7 @@
 //! Files are named by the segment's base offset, 20 digits, as Kafka names them.
 
 use super::batch::{self, BatchHeader, HEADER_LEN};
-use super::index::{OffsetIndex, TimeIndex};
+use super::index::{Bounds, OffsetIndex, TimeIndex};
 use bytes::{Bytes, BytesMut};
 use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
@@ -86,6 +86,8 @@ pub struct Segment {
     /// Largest batch max timestamp seen; `NOT_READ` for a sealed segment opened without reading
     /// it (its time index's last entry holds it, see `seal`).
     max_timestamp: i64,
+    /// The max timestamp found by walking the batches, for a kept segment without a usable time index.
+    walked_max_timestamp: OnceCell<i64>,
     created: SystemTime,
 }
 
@@ -117,7 +119,9 @@ impl Segment {
         let created = meta.modified().unwrap_or_else(|_| SystemTime::now());
         let mut seg = Self::assemble(dir, base_offset, None, created, index_bytes, index_interval, true);
         seg.size = meta.len();
-        seg.index.limit_positions(seg.size);
+        let bounds = Bounds { log_len: seg.size, offsets: next_base.saturating_sub(base_offset).max(0) as u64, min_timestamp: i64::MIN };
+        seg.index.bound(bounds);
+        seg.time_index.bound(bounds);
         seg.next_offset = next_base;
         seg.max_timestamp = NOT_READ;
         seg.index.trim()?;
@@ -147,6 +151,7 @@ impl Segment {
             index_interval,
             next_offset: base_offset,
             max_timestamp: -1,
+            walked_max_timestamp: OnceCell::new(),
             created,
         }
     }
@@ -160,7 +165,7 @@ impl Segment {
     /// instead (indexes rebuilt), never trusted into reusing offsets or growing the file.
     fn scan(&mut self, file_len: u64, full: bool) -> io::Result<Recovery> {
         if !full {
-            self.index.limit_positions(file_len);
+            self.index.bound(Bounds { log_len: file_len, ..Bounds::NONE });
             let rec = self.walk(file_len, false)?;
             if rec.truncated_bytes == 0 {
                 return Ok(rec);
@@ -214,8 +219,38 @@ impl Segment {
     }
 
     /// A sealed segment's last time index entry holds its max timestamp (see `seal`).
+    /// One with no (valid) entry has it taken from a walk over its batch headers, once.
     fn time_index_max(&self) -> io::Result<i64> {
-        Ok(self.time_index.last_timestamp()?.unwrap_or(-1))
+        self.bound_time_index()?;
+        if let Some(ts) = self.time_index.last_timestamp()? {
+            return Ok(ts);
+        }
+        if let Some(&ts) = self.walked_max_timestamp.get() {
+            return Ok(ts);
+        }
+        let mut max = -1;
+        if self.size > 0 {
+            BatchCursor::new(self.log()?, self.size, SCAN_CHUNK).walk(0, |h, _| {
+                max = max.max(h.max_timestamp);
+                Ok(true)
+            })?;
+        }
+        Ok(*self.walked_max_timestamp.get_or_init(|| max))
+    }
+
+    /// Before a kept time index is first read, its entries learn their lower bound from the first
+    /// batch's header (one small read): a damaged entry below it is dropped, so it cannot make
+    /// retention delete the segment early or ListOffsets skip records.
+    fn bound_time_index(&self) -> io::Result<()> {
+        if self.time_index.is_loaded() || self.size < HEADER_LEN as u64 {
+            return Ok(());
+        }
+        let mut head = [0u8; HEADER_LEN];
+        self.log()?.read_exact_at(&mut head, 0)?;
+        if let Ok(h) = batch::parse_header(&head) {
+            self.time_index.bound(Bounds { min_timestamp: h.max_timestamp, ..self.time_index.bounds() });
+        }
+        Ok(())
     }
 
     /// The largest batch max timestamp in the segment, -1 if none is known. For a segment opened
@@ -286,7 +321,16 @@ impl Segment {
         // Header by header: a fetch reads only what it must (batches may be megabytes).
         let mut cursor = BatchCursor::new(self.log()?, limit, HEADER_LEN);
         while let Some(head) = cursor.header(pos)? {
-            let h = batch::parse_header(head).map_err(invalid_data)?;
+            let h = match batch::parse_header(head) {
+                Ok(h) => h,
+                Err(e) if pos == start as u64 && start != 0 => {
+                    // A damaged index entry that passed its checks: walk from the start instead.
+                    tracing::warn!(segment = %self.log_path.display(), position = start, error = %e, "index entry does not point at a batch; reading from the segment start");
+                    pos = 0;
+                    continue;
+                }
+                Err(e) => return Err(invalid_data(e)),
+            };
             if h.last_offset() >= offset {
                 return Ok(Some((pos, h)));
             }
@@ -348,6 +392,7 @@ impl Segment {
 
     /// The first offset from which a scan finds timestamps >= `ts`.
     pub fn time_lookup(&self, ts: i64) -> io::Result<i64> {
+        self.bound_time_index()?;
         self.time_index.lookup(ts)
     }
 

@@ -50,12 +50,23 @@ pub fn save_topics(dir: &Path, topics: &[TopicMeta]) -> io::Result<()> {
     write_atomic(dir, TOPICS_FILE, &json)
 }
 
-/// Reads the cluster id from `meta.properties`, creating it (Kafka's 22-char base64 UUID) on first start.
+/// Reads the cluster id from `meta.properties`, creating it (Kafka's 22-char base64 UUID) on first
+/// start. A file that is there but unreadable or without a cluster id is an error naming it, as
+/// Kafka refuses to start on one: replacing it would silently change the cluster's identity.
 pub fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> io::Result<String> {
-    if let Ok(text) = std::fs::read_to_string(dir.join(META_FILE)) {
-        if let Some((_, id)) = crate::config::parse_properties(&text).into_iter().find(|(k, _)| k == "cluster.id") {
-            return Ok(id);
+    let path = dir.join(META_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
+            let text = String::from_utf8(bytes).map_err(|_| bad("not text"))?;
+            let id = crate::config::parse_properties(&text).into_iter().find(|(k, _)| k == "cluster.id").map(|(_, id)| id);
+            return match id {
+                Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => Ok(id),
+                _ => Err(bad("no valid cluster.id")),
+            };
         }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
     let id = base64_url(uuid::Uuid::new_v4().as_bytes());
     let text = format!("#Written by Odradek\nversion=1\nnode.id={node_id}\ncluster.id={id}\n");
