@@ -50,13 +50,20 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceReq
 
 type ToSync = Vec<(usize, usize, Arc<Partition>, i64)>;
 
+/// Kafka's `Topic.isInternal`.
+fn is_internal(topic: &str) -> bool {
+    topic == crate::group::OFFSETS_TOPIC || topic == crate::txn::TRANSACTION_TOPIC
+}
+
 /// Appends every partition's records; with `fsync`, also lists what to fsync before answering.
 fn append_all(b: &Arc<Broker>, req: ProduceRequest, fsync: bool) -> (Vec<TopicProduceResponse>, ToSync) {
     let acks = req.acks;
     let mut to_sync = Vec::new();
     let mut responses = Vec::with_capacity(req.topic_data.len());
     for (ti, t) in req.topic_data.into_iter().enumerate() {
-        let topic = find_topic(b, &t.name.0, t.topic_id);
+        // As Kafka's ReplicaManager: clients never append to the coordinators' own topics.
+        let topic = find_topic(b, &t.name.0, t.topic_id)
+            .and_then(|topic| if is_internal(&topic.name) { Err(ResponseError::InvalidTopicException) } else { Ok(topic) });
         let mut partition_responses = Vec::with_capacity(t.partition_data.len());
         for (pi, p) in t.partition_data.into_iter().enumerate() {
             let partition = if matches!(acks, -1..=1) {

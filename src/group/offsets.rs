@@ -74,15 +74,21 @@ pub struct OffsetStore {
     groups: Mutex<HashMap<String, StoredGroup>>,
 }
 
-fn put_str(b: &mut BytesMut, s: &str) {
-    b.put_i16(s.len() as i16);
+/// A string with its i16 length; None if it is too long for one (as Kafka's generated
+/// writers refuse to serialize it), never a wrong length prefix.
+fn put_str(b: &mut BytesMut, s: &str) -> Option<()> {
+    b.put_i16(i16::try_from(s.len()).ok()?);
     b.put_slice(s.as_bytes());
+    Some(())
 }
 
-fn put_nullable(b: &mut BytesMut, s: Option<&str>) {
+fn put_nullable(b: &mut BytesMut, s: Option<&str>) -> Option<()> {
     match s {
         Some(s) => put_str(b, s),
-        None => b.put_i16(-1),
+        None => {
+            b.put_i16(-1);
+            Some(())
+        }
     }
 }
 
@@ -201,7 +207,11 @@ impl OffsetStore {
         if changes.is_empty() {
             return Ok(());
         }
-        self.topic.append(group, changes.iter().map(|c| encode_change(group, c)).collect())?;
+        let records = changes.iter().map(|c| encode_change(group, c)).collect::<Option<Vec<_>>>().ok_or_else(|| StoreError::Encode {
+            topic: OFFSETS_TOPIC,
+            reason: "a string field of the group is longer than 32767 bytes".into(),
+        })?;
+        self.topic.append(group, records)?;
         for c in changes {
             self.apply_change(group, c);
         }
@@ -257,45 +267,45 @@ impl OffsetStore {
     }
 }
 
-fn encode_change(group: &str, c: &Change) -> (Bytes, Option<Bytes>) {
+fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
     let mut key = BytesMut::new();
     let value = match c {
         Change::Commit { topic, partition, value } => {
             key.put_i16(1);
-            put_str(&mut key, group);
-            put_str(&mut key, topic);
+            put_str(&mut key, group)?;
+            put_str(&mut key, topic)?;
             key.put_i32(*partition);
             let mut v = BytesMut::new();
             v.put_i16(3);
             v.put_i64(value.offset);
             v.put_i32(value.leader_epoch);
-            put_str(&mut v, &value.metadata);
+            put_str(&mut v, &value.metadata)?;
             v.put_i64(value.commit_timestamp);
             Some(v.freeze())
         }
         Change::DeleteOffset { topic, partition } => {
             key.put_i16(1);
-            put_str(&mut key, group);
-            put_str(&mut key, topic);
+            put_str(&mut key, group)?;
+            put_str(&mut key, topic)?;
             key.put_i32(*partition);
             None
         }
         Change::Group(g) => {
             key.put_i16(2);
-            put_str(&mut key, group);
+            put_str(&mut key, group)?;
             let mut v = BytesMut::new();
             v.put_i16(3);
-            put_str(&mut v, &g.protocol_type);
+            put_str(&mut v, &g.protocol_type)?;
             v.put_i32(g.generation);
-            put_nullable(&mut v, g.protocol.as_deref());
-            put_nullable(&mut v, g.leader.as_deref());
+            put_nullable(&mut v, g.protocol.as_deref())?;
+            put_nullable(&mut v, g.leader.as_deref())?;
             v.put_i64(g.state_timestamp);
             v.put_i32(g.members.len() as i32);
             for m in &g.members {
-                put_str(&mut v, &m.member_id);
-                put_nullable(&mut v, m.instance_id.as_deref());
-                put_str(&mut v, &m.client_id);
-                put_str(&mut v, &m.client_host);
+                put_str(&mut v, &m.member_id)?;
+                put_nullable(&mut v, m.instance_id.as_deref())?;
+                put_str(&mut v, &m.client_id)?;
+                put_str(&mut v, &m.client_host)?;
                 v.put_i32(m.rebalance_timeout_ms);
                 v.put_i32(m.session_timeout_ms);
                 put_bytes(&mut v, &m.subscription);
@@ -305,11 +315,11 @@ fn encode_change(group: &str, c: &Change) -> (Bytes, Option<Bytes>) {
         }
         Change::DeleteGroup => {
             key.put_i16(2);
-            put_str(&mut key, group);
+            put_str(&mut key, group)?;
             None
         }
     };
-    (key.freeze(), value)
+    Some((key.freeze(), value))
 }
 
 pub fn decode_offset(mut v: Bytes) -> Option<Committed> {
@@ -381,7 +391,7 @@ mod tests {
     #[test]
     fn offset_record_roundtrip() {
         let c = Committed { offset: 42, leader_epoch: 0, metadata: "m".into(), commit_timestamp: 7 };
-        let (_, v) = encode_change("g", &Change::Commit { topic: "t".into(), partition: 1, value: c.clone() });
+        let (_, v) = encode_change("g", &Change::Commit { topic: "t".into(), partition: 1, value: c.clone() }).unwrap();
         assert_eq!(decode_offset(v.unwrap()), Some(c));
     }
 
@@ -405,7 +415,7 @@ mod tests {
             state_timestamp: 1234,
             members: vec![member("a", None), member("b", Some("inst-b"))],
         };
-        let (_, v) = encode_change("g", &Change::Group(g.clone()));
+        let (_, v) = encode_change("g", &Change::Group(g.clone())).unwrap();
         let v = v.unwrap();
         assert_eq!(decode_group(v.clone()), Some(g.clone()));
         // Every truncation is refused, never misread.
@@ -414,19 +424,20 @@ mod tests {
         }
         // An empty group: null protocol and leader.
         let empty = StoredGroup { protocol_type: "consumer".into(), generation: 8, state_timestamp: 99, ..Default::default() };
-        let (_, v) = encode_change("g", &Change::Group(empty.clone()));
+        let (_, v) = encode_change("g", &Change::Group(empty.clone())).unwrap();
+        assert!(encode_change(&"g".repeat(40_000), &Change::DeleteGroup).is_none(), "an over-long group id is refused, not written");
         assert_eq!(decode_group(v.unwrap()), Some(empty));
         // Version 0: no state timestamp, no instance id, one timeout (used for both).
         let mut v0 = BytesMut::new();
         v0.put_i16(0);
-        put_str(&mut v0, "consumer");
+        put_str(&mut v0, "consumer").unwrap();
         v0.put_i32(3);
-        put_str(&mut v0, "range");
-        put_str(&mut v0, "a");
+        put_str(&mut v0, "range").unwrap();
+        put_str(&mut v0, "a").unwrap();
         v0.put_i32(1);
-        put_str(&mut v0, "a");
-        put_str(&mut v0, "client");
-        put_str(&mut v0, "/127.0.0.1");
+        put_str(&mut v0, "a").unwrap();
+        put_str(&mut v0, "client").unwrap();
+        put_str(&mut v0, "/127.0.0.1").unwrap();
         v0.put_i32(10_000);
         put_bytes(&mut v0, b"sub");
         put_bytes(&mut v0, b"assigned");

@@ -255,9 +255,17 @@ impl OffsetIndex {
         OffsetIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
 
+    /// Adds an entry; offsets and positions only rise, and an offset must fit the entry's
+    /// 32 bits relative to the base (the segment rolls before it would not): else an error.
     pub fn append(&mut self, offset: i64, position: u32) -> io::Result<()> {
+        let rel = u32::try_from(offset - self.base_offset).map_err(|_| io::Error::other(format!("offset {offset} does not fit an index based at {}", self.base_offset)))?;
+        if let Some(last) = self.file.last()? {
+            if rel <= u32_at(last, 0) || position <= u32_at(last, 4) {
+                return Err(io::Error::other(format!("index entry ({offset}, {position}) does not follow the last one")));
+            }
+        }
         let mut e = [0u8; 8];
-        e[0..4].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
+        e[0..4].copy_from_slice(&rel.to_be_bytes());
         e[4..8].copy_from_slice(&position.to_be_bytes());
         self.file.push(&e)
     }
@@ -320,9 +328,10 @@ impl TimeIndex {
     /// Records that the batch ending at `offset` raised the segment's max timestamp to `timestamp`.
     pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> io::Result<()> {
         if self.last_timestamp()?.is_none_or(|last| timestamp > last) {
+            let rel = u32::try_from(offset - self.base_offset).map_err(|_| io::Error::other(format!("offset {offset} does not fit a time index based at {}", self.base_offset)))?;
             let mut e = [0u8; 12];
             e[0..8].copy_from_slice(&timestamp.to_be_bytes());
-            e[8..12].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
+            e[8..12].copy_from_slice(&rel.to_be_bytes());
             self.file.push(&e)?;
         }
         Ok(())

@@ -82,7 +82,10 @@ impl InternalTopic {
                 }
             }
         };
-        let i = (java_hash(routing_key).unsigned_abs() % topic.partitions.len().max(1) as u32) as usize;
+        // Kafka's `Utils.abs`: i32::MIN maps to 0 (its `Math.abs` would stay negative).
+        let hash = java_hash(routing_key);
+        let abs = if hash == i32::MIN { 0 } else { hash.unsigned_abs() };
+        let i = (abs % topic.partitions.len().max(1) as u32) as usize;
         topic.partitions.get(i).cloned().ok_or_else(|| self.encode_err("partition missing"))
     }
 
