@@ -1,11 +1,11 @@
-//! The few paths that must look inside a batch — compaction, recompression to a topic's
-//! `compression.type`, Kafka's keyless-record check on compacted topics, a missing maxTimestamp —
-//! do it here. Produce and fetch never come here for ordinary topics: they keep batches as bytes.
+//! The few paths that must rebuild a batch's records — compaction, recompression to a topic's
+//! `compression.type`, ListOffsets by timestamp — read them here (validation walks them in place
+//! in `validator`). Produce and fetch never come here for ordinary topics: they keep batches as bytes.
 //!
 //! Records are handled as raw byte slices (only length, timestamp, offset and key are read) and
 //! re-assembled byte for byte, so nothing of a record is lost or reordered — kafka-protocol's
-//! `Record` keeps headers in a map, which would merge duplicate header keys. The codecs are
-//! kafka-protocol's (xerial-framed snappy, KIP-57 lz4 frames, as Kafka writes them).
+//! `Record` keeps headers in a map, which would merge duplicate header keys. Decompression is
+//! bounded (`compression::decompress`).
 
 use super::batch::{self, BatchError, BatchHeader, HEADER_LEN};
 use super::compression::{self, codec_id, codec_of};
