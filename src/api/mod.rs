@@ -62,7 +62,7 @@ pub(crate) fn log_error_code(e: &LogError) -> ResponseError {
         LogError::Batch(_) => ResponseError::CorruptMessage,
         LogError::Invalid(ValidationError::Corrupt(BatchError::BadMagic(_))) => ResponseError::InvalidRecord,
         LogError::Invalid(ValidationError::Corrupt(_)) => ResponseError::CorruptMessage,
-        LogError::Invalid(ValidationError::TooLarge { .. }) => ResponseError::MessageTooLarge,
+        LogError::Invalid(ValidationError::TooLarge { .. } | ValidationError::Inflated { .. }) => ResponseError::MessageTooLarge,
         LogError::Invalid(ValidationError::InvalidRecord(_) | ValidationError::NullKey { .. }) => ResponseError::InvalidRecord,
         LogError::Deleted => ResponseError::UnknownTopicOrPartition,
         LogError::Sequence(crate::log::producer_state::SequenceError::OutOfOrder { .. }) => ResponseError::OutOfOrderSequenceNumber,

@@ -16,8 +16,22 @@ pub const LOG_OVERHEAD: usize = 12;
 pub const CRC_OFFSET: usize = 17;
 pub const ATTRIBUTES_OFFSET: usize = 21;
 pub const BASE_SEQUENCE_OFFSET: usize = 53;
+const MAGIC_OFFSET: usize = 16;
+const LAST_OFFSET_DELTA_OFFSET: usize = 23;
 const BASE_TIMESTAMP_OFFSET: usize = 27;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
+const PRODUCER_ID_OFFSET: usize = 43;
+const PRODUCER_EPOCH_OFFSET: usize = 51;
+const RECORD_COUNT_OFFSET: usize = 57;
+// The layout above, checked at compile time: each field ends where the next begins.
+const _: () = {
+    assert!(LOG_OVERHEAD == 12 && MAGIC_OFFSET == LOG_OVERHEAD + 4 && CRC_OFFSET == MAGIC_OFFSET + 1);
+    assert!(ATTRIBUTES_OFFSET == CRC_OFFSET + 4 && LAST_OFFSET_DELTA_OFFSET == ATTRIBUTES_OFFSET + 2);
+    assert!(BASE_TIMESTAMP_OFFSET == LAST_OFFSET_DELTA_OFFSET + 4 && MAX_TIMESTAMP_OFFSET == BASE_TIMESTAMP_OFFSET + 8);
+    assert!(PRODUCER_ID_OFFSET == MAX_TIMESTAMP_OFFSET + 8 && PRODUCER_EPOCH_OFFSET == PRODUCER_ID_OFFSET + 8);
+    assert!(BASE_SEQUENCE_OFFSET == PRODUCER_EPOCH_OFFSET + 2 && RECORD_COUNT_OFFSET == BASE_SEQUENCE_OFFSET + 4);
+    assert!(HEADER_LEN == RECORD_COUNT_OFFSET + 4);
+};
 /// Attribute bit 6: the base timestamp holds the delete horizon the log cleaner set (KIP-534).
 const DELETE_HORIZON_FLAG: i16 = 0x40;
 const TIMESTAMP_TYPE_BIT: i16 = 0x08;
@@ -107,7 +121,7 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     if batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 {
         return Err(BatchError::BadLength(batch_length));
     }
-    let magic = buf[16] as i8;
+    let magic = buf[MAGIC_OFFSET] as i8;
     if magic != 2 {
         return Err(BatchError::BadMagic(magic));
     }
@@ -116,13 +130,13 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
         size: LOG_OVERHEAD + batch_length as usize,
         magic,
         attributes: i16_at(buf, ATTRIBUTES_OFFSET),
-        last_offset_delta: i32_at(buf, 23),
-        base_timestamp: i64_at(buf, 27),
+        last_offset_delta: i32_at(buf, LAST_OFFSET_DELTA_OFFSET),
+        base_timestamp: i64_at(buf, BASE_TIMESTAMP_OFFSET),
         max_timestamp: i64_at(buf, MAX_TIMESTAMP_OFFSET),
-        producer_id: i64_at(buf, 43),
-        producer_epoch: i16_at(buf, 51),
+        producer_id: i64_at(buf, PRODUCER_ID_OFFSET),
+        producer_epoch: i16_at(buf, PRODUCER_EPOCH_OFFSET),
         base_sequence: i32_at(buf, BASE_SEQUENCE_OFFSET),
-        record_count: i32_at(buf, 57),
+        record_count: i32_at(buf, RECORD_COUNT_OFFSET),
     })
 }
 
@@ -132,7 +146,7 @@ pub fn validate(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     if buf.len() < h.size {
         return Err(BatchError::Truncated { need: h.size, have: buf.len() });
     }
-    let stored = u32::from_be_bytes([buf[17], buf[18], buf[19], buf[20]]);
+    let stored = u32::from_be_bytes([buf[CRC_OFFSET], buf[CRC_OFFSET + 1], buf[CRC_OFFSET + 2], buf[CRC_OFFSET + 3]]);
     let computed = crc32c::crc32c(&buf[ATTRIBUTES_OFFSET..h.size]);
     if stored != computed {
         return Err(BatchError::Crc { stored, computed });
@@ -215,7 +229,7 @@ pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16
     }
     out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
     out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
-    out[57..61].copy_from_slice(&record_count.to_be_bytes());
+    out[RECORD_COUNT_OFFSET..HEADER_LEN].copy_from_slice(&record_count.to_be_bytes());
     let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
     out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     out

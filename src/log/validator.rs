@@ -52,6 +52,10 @@ pub enum ValidationError {
     /// MESSAGE_TOO_LARGE.
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     TooLarge { size: usize, max: usize },
+    /// MESSAGE_TOO_LARGE: a compressed batch inflates past max.message.bytes (a bomb, or garbage
+    /// claiming a huge size).
+    #[error("the batch's records inflate past max.message.bytes {limit}")]
+    Inflated { limit: usize },
     /// INVALID_RECORD with record errors: keyless records on a compacted topic, by their index
     /// in the request's records (ProduceResponse `record_errors`).
     #[error("One or more records have been rejected due to {} record errors in total", .record_indexes.len())]
@@ -66,7 +70,7 @@ impl From<CodecError> for ValidationError {
     fn from(e: CodecError) -> Self {
         match e {
             // A bomb is refused as Kafka refuses a batch over max.message.bytes.
-            CodecError::TooLarge { limit } => ValidationError::TooLarge { size: limit.saturating_add(1), max: limit },
+            CodecError::TooLarge { limit } => ValidationError::Inflated { limit },
             e => ValidationError::InvalidRecord(e.to_string()),
         }
     }
@@ -247,7 +251,7 @@ mod tests {
             Ok(_) => "ok",
             Err(ValidationError::Corrupt(_)) => "corrupt",
             Err(ValidationError::InvalidRecord(_)) => "invalid",
-            Err(ValidationError::TooLarge { .. }) => "too large",
+            Err(ValidationError::TooLarge { .. } | ValidationError::Inflated { .. }) => "too large",
             Err(ValidationError::NullKey { .. }) => "null key",
         }
     }
