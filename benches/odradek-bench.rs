@@ -11,7 +11,8 @@
 //! Without --scenarios it runs a quick subset of every group (well under 2 minutes). Groups:
 //! startup, startup-1000, roundtrip, produce-lean, produce-small, produce-rdkafka, consume-lean,
 //! consume-rdkafka, latency, floor (the machine's own per-byte cost of a produce and a fetch,
-//! measured without a broker: see `bench/floor.rs`). With --scenarios the produce groups run
+//! measured without a broker: see `bench/floor.rs`), validate (the produce path's validation per
+//! byte, CRC only vs LogValidator, no broker: `bench/validate.rs`). With --scenarios the produce groups run
 //! their full matrix (record size 100 B / 1 KiB x acks 1 / all x 1 / 8 partitions x 1 / 4
 //! connections) unless --quick is given.
 //!
@@ -50,13 +51,14 @@ const GROUPS: &[&str] = &[
     "consume-rdkafka",
     "latency",
     "floor",
+    "validate",
 ];
 
 const USAGE: &str = "usage: cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
     [--scenarios GROUP,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
     [--batch-bytes N] [--consume-mib N] [--repeat N]
 groups: startup startup-1000 roundtrip produce-lean produce-small produce-rdkafka consume-lean
-        consume-rdkafka latency floor";
+        consume-rdkafka latency floor validate";
 
 /// Command line.
 #[derive(Debug, Serialize)]
@@ -452,6 +454,19 @@ impl Bench {
         self.run("floor", format!("floor sendfile ({} MiB)", self.args.consume_mib), |_| floor::sendfile(dir.path(), bytes));
     }
 
+    /// The produce path's per-byte validation cost, before (CRC) and now (LogValidator), on the
+    /// lean generator's batch shapes; no broker (see validate.rs).
+    fn validate(&mut self) {
+        use bench::validate::{run, Check};
+        let (w, m, batch) = (self.warmup(), self.measure(), self.args.batch_bytes);
+        for (size, zstd) in [(1024, false), (100, false), (1024, true)] {
+            for check in [Check::Crc, Check::Validator] {
+                let name = format!("validate {check:?} {size}B{}", if zstd { " zstd" } else { "" });
+                self.run("validate", name, |_| run(check, size, batch, zstd, w, m));
+            }
+        }
+    }
+
     /// 1000 records/s of 100 B, acks=all, one at a time: rdkafka with linger.ms=0, and the lean
     /// client (one produce request per record, one in flight).
     fn latency(&mut self) {
@@ -672,6 +687,9 @@ fn real_main() -> Result<bool> {
     }
     if bench.selected("floor") {
         bench.floor();
+    }
+    if bench.selected("validate") {
+        bench.validate();
     }
 
     let Bench { args, bootstrap, rows, .. } = bench;

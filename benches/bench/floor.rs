@@ -29,7 +29,7 @@ const FILE_BYTES: u64 = 1 << 30;
 const SENDFILE_CALL: usize = 16 << 20;
 
 /// CPU seconds (user + system) of the calling thread.
-fn thread_cpu_s() -> f64 {
+pub fn thread_cpu_s() -> f64 {
     // SAFETY: getrusage only writes the struct it is given, which lives on this stack frame.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
@@ -39,11 +39,12 @@ fn thread_cpu_s() -> f64 {
     tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
-fn row(name: &str, bytes: u64, requests: u64, wall_s: f64, thread_s: f64, note: String) -> Row {
+/// A row whose CPU figure is one thread's (`thread_s`), from load source `source`.
+pub fn row(name: &str, source: &str, bytes: u64, requests: u64, wall_s: f64, thread_s: f64, note: String) -> Row {
     let cpu = CpuUse { wall_s, broker_s: Some(thread_s), client_s: None, system_s: None };
     let mut r = Row {
         name: name.into(),
-        source: "floor".into(),
+        source: source.into(),
         payload_bytes: bytes,
         // One request = one read (recv+write) or one sendfile call, for us/req.
         requests: Some(requests),
@@ -108,6 +109,7 @@ pub fn recv_write(dir: &Path, warmup: Duration, measure: Duration) -> Result<Row
     }
     Ok(row(
         "floor recv+write",
+        "floor",
         bytes - bytes0,
         reads - reads0,
         wall,
@@ -164,6 +166,7 @@ pub fn sendfile(dir: &Path, bytes: u64) -> Result<Row> {
     std::fs::remove_file(&path)?;
     Ok(row(
         "floor sendfile 16 MiB calls",
+        "floor",
         total,
         total.div_ceil(SENDFILE_CALL as u64),
         wall,
