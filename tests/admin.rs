@@ -682,3 +682,26 @@ fn size_based_retention_keeps_retention_bytes() {
     assert_eq!(recs[0].offset, low);
     assert_eq!(recs.last().unwrap().offset, 99);
 }
+
+/// As Kafka's controller, one request may add at most 10,000 partitions in all: beyond that
+/// every topic of it gets POLICY_VIOLATION and nothing is created (a request for 2^31-1
+/// partitions would otherwise fill the disk with directories).
+#[test]
+fn create_topics_and_partitions_refuse_more_than_10000_partitions_per_request() {
+    let b = TestBroker::start();
+    let admin = b.admin();
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    let (a, c) = (topic_name("huge-a"), topic_name("huge-b"));
+    let huge = NewTopic::new(&a, 99_999, TopicReplication::Fixed(1));
+    let res = block_on(admin.create_topics([&huge], &opts)).expect("create_topics");
+    assert_eq!(res, vec![Err((a.clone(), RDKafkaErrorCode::PolicyViolation))]);
+    let (x, y) = (NewTopic::new(&a, 6000, TopicReplication::Fixed(1)), NewTopic::new(&c, 6000, TopicReplication::Fixed(1)));
+    let res = block_on(admin.create_topics([&x, &y], &opts)).expect("create_topics");
+    assert_eq!(res, vec![Err((a.clone(), RDKafkaErrorCode::PolicyViolation)), Err((c.clone(), RDKafkaErrorCode::PolicyViolation))]);
+    assert!(!b.partition_dir(&a, 0).exists() && !b.partition_dir(&c, 0).exists(), "nothing was created");
+    b.create_topic(&a, 2, &[]);
+    let res = block_on(admin.create_partitions([&NewPartitions::new(&a, 20_000)], &opts)).expect("create_partitions");
+    assert_eq!(res, vec![Err((a.clone(), RDKafkaErrorCode::PolicyViolation))]);
+    let res = block_on(admin.create_partitions([&NewPartitions::new(&a, 10_002)], &opts)).expect("create_partitions");
+    assert_eq!(res, vec![Ok(a.clone())], "10,000 new partitions are allowed");
+}

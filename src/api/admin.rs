@@ -34,16 +34,35 @@ pub(crate) fn topic_error_code(e: &TopicError) -> ResponseError {
     }
 }
 
+/// Kafka's `ReplicationControlManager.MAX_PARTITIONS_PER_BATCH`: the most partitions one
+/// CreateTopics or CreatePartitions request may add (POLICY_VIOLATION beyond it).
+const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
+const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
+
 pub async fn create_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let version = ctx.header.request_api_version;
     let b = broker.clone();
     let topics = blocking(move || {
         let duplicates = repeated(req.topics.iter().map(|t| t.name.0.as_str()));
+        // Kafka's controller caps one request at MAX_PARTITIONS_PER_BATCH partitions in all.
+        let total: i64 = req
+            .topics
+            .iter()
+            .map(|t| match (t.assignments.len(), t.num_partitions) {
+                (0, -1) => b.config.num_partitions as i64,
+                (0, n) => (n as i64).max(0),
+                (n, _) => n as i64,
+            })
+            .sum();
+        let too_many = total > MAX_PARTITIONS_PER_REQUEST;
         req.topics
             .into_iter()
             .map(|t| {
                 let name = t.name.0.to_string();
                 let result = CreatableTopicResult::default().with_name(t.name.clone());
+                if too_many {
+                    return result.with_error_code(ResponseError::PolicyViolation.code()).with_error_message(Some(StrBytes::from_static_str(TOO_MANY_PARTITIONS)));
+                }
                 let fail = |e: ResponseError, msg: String| {
                     result.clone().with_error_code(e.code()).with_error_message(Some(StrBytes::from_string(msg)))
                 };
@@ -148,11 +167,20 @@ pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
     let b = broker.clone();
     let results = blocking(move || {
         let duplicates = repeated(req.topics.iter().map(|t| t.name.0.as_str()));
+        let added: i64 = req
+            .topics
+            .iter()
+            .map(|t| (t.count as i64 - b.logs.get(&t.name.0).map_or(0, |topic| topic.partitions.len() as i64)).max(0))
+            .sum();
+        let too_many = added > MAX_PARTITIONS_PER_REQUEST;
         req.topics
             .into_iter()
             .map(|t| {
                 let result = CreatePartitionsTopicResult::default().with_name(t.name.clone());
                 let fail = |e: ResponseError, msg: String| result.clone().with_error_code(e.code()).with_error_message(Some(StrBytes::from_string(msg)));
+                if too_many {
+                    return fail(ResponseError::PolicyViolation, TOO_MANY_PARTITIONS.into());
+                }
                 if duplicates.contains(t.name.0.as_str()) {
                     return fail(ResponseError::InvalidRequest, format!("Duplicate topic in request: {}", t.name.0.as_str()));
                 }
