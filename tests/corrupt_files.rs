@@ -176,25 +176,7 @@ fn damaged_state_files_are_refused_by_name_or_skipped_with_a_warning() {
 
 /// One v2 batch at `base` whose single record has a key and value that are no group record.
 fn garbage_record_batch(base: i64) -> Vec<u8> {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-    let rec = Record {
-        transactional: false,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 1_700_000_000_000,
-        key: Some(bytes::Bytes::from_static(b"\x7f\x7f garbage key")),
-        value: Some(bytes::Bytes::from_static(b"\x00\x03\xff\xff\xff\xff garbage value")),
-        headers: Default::default(),
-        delete_horizon: false,
-    };
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
-    let mut v = buf.to_vec();
+    let mut v = one_record_batch(b"\x7f\x7f garbage key", b"\x00\x03\xff\xff\xff\xff garbage value", 1_700_000_000_000).to_vec();
     v[0..8].copy_from_slice(&base.to_be_bytes());
     v
 }

@@ -12,7 +12,7 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::RecordBatchDecoder;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,25 +41,7 @@ impl Drop for SmallFs {
 }
 
 fn batch(seq: u32) -> Bytes {
-    let value = vec![(seq % 251) as u8; 16 * 1024];
-    let rec = Record {
-        transactional: false,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp: 1_700_000_000_000 + seq as i64,
-        key: Some(Bytes::from(format!("k{seq}"))),
-        value: Some(Bytes::from(value)),
-        headers: Default::default(),
-        delete_horizon: false,
-    };
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).unwrap();
-    buf.freeze()
+    one_record_batch(format!("k{seq}").as_bytes(), &vec![(seq % 251) as u8; 16 * 1024], 1_700_000_000_000 + seq as i64)
 }
 
 fn produce(c: &mut RawConn, topic: &str, records: Bytes) -> (i16, i64) {
