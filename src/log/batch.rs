@@ -71,11 +71,12 @@ pub struct BatchHeader {
 }
 
 impl BatchHeader {
+    /// Saturating: a header read off a damaged file may hold any base offset.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        self.base_offset.saturating_add(self.last_offset_delta as i64)
     }
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().saturating_add(1)
     }
     pub fn is_control(&self) -> bool {
         self.attributes & 0x20 != 0

@@ -190,7 +190,10 @@ impl Segment {
         let mut cursor = BatchCursor::new(&log, file_len, chunk);
         while let Some(head) = cursor.header(pos)? {
             let Ok(h) = batch::parse_header(head) else { break };
-            if pos + h.size as u64 > file_len || h.base_offset < expected_min {
+            // A batch must follow the one before and fit the indexes' 32-bit relative offsets
+            // (Kafka's segment invariant); anything else is where the valid log ends.
+            let fits = h.last_offset_delta >= 0 && h.last_offset().checked_sub(self.base_offset).is_some_and(|d| d <= i32::MAX as i64);
+            if pos + h.size as u64 > file_len || h.base_offset < expected_min || !fits {
                 break;
             }
             if full {
