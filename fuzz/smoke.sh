@@ -50,6 +50,8 @@ for t in "${targets[@]}"; do
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
     last=$(grep -E '^#[0-9]+.* cov: ' "$dir/log" | tail -1)
+    # -fork mode (e.g. with -ignore_crashes=1) prints no final stats: its status lines count.
+    [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$last")
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
     result=ok

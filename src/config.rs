@@ -375,10 +375,11 @@ impl Config {
             if let Some(v) = get(ms) {
                 return v;
             }
-            if let Some(v) = minutes.and_then(get).and_then(|m| m.parse::<i64>().ok()) {
-                return (v * 60_000).to_string();
+            // Minutes and hours are INTs in Kafka: widened before scaling, they cannot overflow.
+            if let Some(v) = minutes.and_then(get).and_then(|m| m.parse::<i32>().ok()) {
+                return (v as i64 * 60_000).to_string();
             }
-            get(hours).and_then(|h| h.parse::<i64>().ok()).map(|h| (h * 3_600_000).to_string()).unwrap_or_default()
+            get(hours).and_then(|h| h.parse::<i32>().ok()).map(|h| (h as i64 * 3_600_000).to_string()).unwrap_or_default()
         };
         match topic_key {
             "retention.ms" => ms_from("log.retention.ms", Some("log.retention.minutes"), "log.retention.hours"),
