@@ -11,7 +11,7 @@ use crate::{Broker, Handle};
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreateTopicsRequest, RequestHeader};
 use kafka_protocol::protocol::{Decodable, Message};
-use kafka_protocol::records::{Compression, Record, TimestampType};
+use kafka_protocol::records::Compression;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -220,21 +220,7 @@ fn take_part(data: &[u8]) -> (&[u8], &[u8]) {
 fn one_batch() -> &'static [u8] {
     static BATCH: OnceLock<Vec<u8>> = OnceLock::new();
     BATCH.get_or_init(|| {
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: -1,
-            timestamp: 1_700_000_000_000,
-            key: Some(Bytes::from_static(b"key")),
-            value: Some(Bytes::from_static(b"value")),
-            headers: Default::default(),
-        };
+        let record = records::plain_record(0, 1_700_000_000_000, Some(Bytes::from_static(b"key")), Some(Bytes::from_static(b"value")));
         records::encode([&record], Compression::None).expect("encode one batch").to_vec()
     })
 }

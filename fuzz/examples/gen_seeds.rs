@@ -563,21 +563,7 @@ fn internal_seeds(seeds: &mut Seeds, snapshot: &[u8]) {
         r#"{{"transactional_id":"{TXN}","producer_id":5,"epoch":1,"timeout_ms":60000,"state":"Ongoing","partitions":[["{TOPIC}",0]],"start_ms":{TS},"last_update_ms":{TS},"pending_offsets":[{{"group":"{GROUP}","topic":"{TOPIC}","partition":0,"offset":7,"leader_epoch":-1,"metadata":""}}]}}"#
     );
     assert!(serde_json::from_str::<odradek::txn::TxnMetadata>(&txn_value).is_ok(), "transaction state seed");
-    let record = |key: Bytes, value: Option<Bytes>, i: i64| Record {
-        transactional: false,
-        control: false,
-        delete_horizon: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: i,
-        sequence: -1,
-        timestamp: TS,
-        key: Some(key),
-        value,
-        headers: Default::default(),
-    };
+    let record = |key: Bytes, value: Option<Bytes>, i: i64| odradek::log::records::plain_record(i, TS, Some(key), value);
     let offsets_batch = vec![
         record(offset_key.clone().freeze(), Some(offset_value(3)), 0),
         record(group_key.clone().freeze(), Some(group_value(3)), 1),

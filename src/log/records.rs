@@ -180,6 +180,26 @@ pub fn decode(bytes: &[u8]) -> Result<(Compression, Vec<Record>), BatchError> {
     Ok((set.compression, set.records))
 }
 
+/// A record as a non-transactional, non-idempotent producer writes it (no headers): what the
+/// coordinators store, and what tests and the fuzzer build batches from.
+pub fn plain_record(offset: i64, timestamp: i64, key: Option<Bytes>, value: Option<Bytes>) -> Record {
+    Record {
+        transactional: false,
+        control: false,
+        delete_horizon: false,
+        partition_leader_epoch: 0,
+        producer_id: -1,
+        producer_epoch: -1,
+        timestamp_type: kafka_protocol::records::TimestampType::Creation,
+        offset,
+        sequence: -1,
+        timestamp,
+        key,
+        value,
+        headers: Default::default(),
+    }
+}
+
 /// One v2 batch of broker-made records (internal topics, transaction markers).
 pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>, compression: Compression) -> Result<BytesMut, BatchError> {
     let records: Vec<&Record> = records.into_iter().collect();

@@ -5,7 +5,7 @@
 
 use crate::log::{records, LogManager, Partition, TopicError};
 use bytes::Bytes;
-use kafka_protocol::records::{Compression, Record, TimestampType};
+use kafka_protocol::records::{Compression, Record};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -102,21 +102,7 @@ impl InternalTopic {
         let records: Vec<Record> = records
             .into_iter()
             .enumerate()
-            .map(|(i, (key, value))| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: -1,
-                timestamp: now,
-                key: Some(key),
-                value,
-                headers: Default::default(),
-            })
+            .map(|(i, (key, value))| records::plain_record(i as i64, now, Some(key), value))
             .collect();
         let buf = records::encode(&records, Compression::None).map_err(|e| self.encode_err(&e.to_string()))?;
         self.partition_for(routing_key)?.append(&buf, crate::log::validator::AppendOrigin::Coordinator).map_err(|source| InternalTopicError::Log { topic: self.name, source })?;

@@ -645,23 +645,6 @@ pub fn log_batches(data: &[u8]) -> Vec<BatchHeader> {
 
 /// One uncompressed v2 batch (base offset 0, no producer id) of one record, as a client sends it.
 pub fn one_record_batch(key: &[u8], value: &[u8], timestamp: i64) -> bytes::Bytes {
-    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
-    let rec = Record {
-        transactional: false,
-        control: false,
-        partition_leader_epoch: 0,
-        producer_id: -1,
-        producer_epoch: -1,
-        timestamp_type: TimestampType::Creation,
-        offset: 0,
-        sequence: -1,
-        timestamp,
-        key: Some(bytes::Bytes::copy_from_slice(key)),
-        value: Some(bytes::Bytes::copy_from_slice(value)),
-        headers: Default::default(),
-        delete_horizon: false,
-    };
-    let mut buf = bytes::BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, [&rec], &RecordEncodeOptions { version: 2, compression: Compression::None }).expect("encode a batch");
-    buf.freeze()
+    let rec = odradek::log::records::plain_record(0, timestamp, Some(bytes::Bytes::copy_from_slice(key)), Some(bytes::Bytes::copy_from_slice(value)));
+    odradek::log::records::encode([&rec], kafka_protocol::records::Compression::None).expect("encode a batch").freeze()
 }
