@@ -312,7 +312,9 @@ impl Partition {
         let (buf, valid) = match compression {
             Some(target) if valid.iter().any(|v| !v.header.is_control() && compression::codec_of(v.header.attributes) != Ok(target)) => {
                 recompressed = recompress_all(records, &valid, target, limits.max_message_bytes)?;
-                let valid = validator::validate(&recompressed, AppendOrigin::Coordinator, &limits)?;
+                // Batch for batch, the same records: only the framing needs reading again.
+                let headers = batch::validate_all(&recompressed)?;
+                let valid = headers.into_iter().zip(&valid).map(|(header, v)| ValidBatch { header, max_timestamp: v.max_timestamp }).collect();
                 (&recompressed[..], valid)
             }
             _ => (records, valid),
@@ -705,8 +707,8 @@ fn finish_swap(dir: &Path, first: i64, end: i64, swap: &Path) -> io::Result<()> 
     sync_dir(dir)
 }
 
-/// The batches re-encoded with the topic's `compression.type` (markers and batches already in that
-/// codec stay as they are). Producer id, epoch, sequences and timestamps are kept, as Kafka does.
+/// The batches re-encoded with the topic's `compression.type`, one batch for each (markers and
+/// batches already in that codec stay as they are). Producer id, epoch, sequences and timestamps are kept, as Kafka does.
 fn recompress_all(batches: &[u8], valid: &[ValidBatch], target: kafka_protocol::records::Compression, limit: usize) -> Result<Vec<u8>, LogError> {
     let mut out = Vec::with_capacity(batches.len());
     let mut rest = batches;
