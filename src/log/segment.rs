@@ -249,7 +249,12 @@ impl Segment {
             return Ok(());
         }
         let mut head = [0u8; HEADER_LEN];
-        self.log()?.read_exact_at(&mut head, 0)?;
+        // A sealed segment's .log stays closed until a read needs it (one descriptor per segment
+        // is what a retention pass over many partitions must not cost): open it just for this.
+        match self.log.get() {
+            Some(f) => f.read_exact_at(&mut head, 0)?,
+            None => File::open(&self.log_path)?.read_exact_at(&mut head, 0)?,
+        }
         if let Ok(h) = batch::parse_header(&head) {
             self.time_index.bound(Bounds { min_timestamp: h.max_timestamp, ..self.time_index.bounds() });
         }
