@@ -52,9 +52,14 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let idle = Duration::from_millis(broker.config.connections_max_idle_ms);
     let idle_timer = tokio::time::sleep(idle);
     tokio::pin!(idle_timer);
+    // Idle time counts from the broker's last answer or the client's last request. Each turn
+    // only notes the time; the timer is re-armed when it fires early, not on every request.
+    let mut active_at = tokio::time::Instant::now();
+    let mut timer_rearmed = false;
     'conn: loop {
-        // Idle time counts from the broker's last answer or the client's last request.
-        idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
+        if !std::mem::take(&mut timer_rearmed) {
+            active_at = tokio::time::Instant::now();
+        }
         let frame = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
@@ -80,6 +85,11 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
                 Err(_) => break, // reset: the client went away
             },
             _ = &mut idle_timer, if pending.is_empty() => {
+                if active_at + idle > tokio::time::Instant::now() {
+                    idle_timer.as_mut().reset(active_at + idle);
+                    timer_rearmed = true;
+                    continue;
+                }
                 tracing::info!(%peer, idle_ms = idle.as_millis() as u64, partial = reader.buf.len(), "closing connection: no whole request within connections.max.idle.ms");
                 break;
             }
