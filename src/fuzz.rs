@@ -327,8 +327,12 @@ pub fn internal_records(data: &[u8]) {
     }
 }
 
-/// `server.properties` text through the parser, the broker config and the topic-config builder.
+/// `server.properties` text through the parser, the broker config and the topic-config builder;
+/// the same bytes as a `topics.json`.
 pub fn properties(data: &[u8]) {
+    // The data dir's other small files: `topics.json` (and `meta.properties`, through
+    // `parse_properties` below).
+    let _ = crate::meta::parse_topics(data);
     let pairs: BTreeMap<String, String> = parse_properties(&String::from_utf8_lossy(data)).into_iter().collect();
     let topic_pairs: BTreeMap<String, String> = pairs.iter().filter(|(k, _)| TOPIC_KEYS.iter().any(|(t, _)| t == k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     static DEFAULTS: OnceLock<Config> = OnceLock::new();

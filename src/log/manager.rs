@@ -111,12 +111,6 @@ impl LogManager {
         let marker = data_dir.join(CLEAN_SHUTDOWN);
         let clean = marker.exists();
         let stored = meta::load_topics(&data_dir)?;
-        // A hostile or damaged table must not name directories outside the data dir.
-        for t in &stored {
-            if let Err(why) = validate_topic_name(&t.name).and_then(|()| if t.partitions >= 1 { Ok(()) } else { Err(format!("{} partitions", t.partitions)) }) {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{}: topic {:?}: {why}", data_dir.join("topics.json").display(), t.name)).into());
-            }
-        }
         let configs = stored.iter().map(|t| config.log_config(&t.configs)).collect::<Result<Vec<_>, _>>()?;
         let jobs: Vec<(usize, i32)> = stored.iter().enumerate().flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p))).collect();
         // As Kafka's num.recovery.threads.per.data.dir: partitions open (and recover) in parallel.

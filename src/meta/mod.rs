@@ -37,12 +37,28 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// The topic table in `dir`'s `topics.json` (none if there is no file). A file that does not
+/// parse, or names an illegal topic or partition count, is an error naming it.
 pub fn load_topics(dir: &Path) -> io::Result<Vec<TopicMeta>> {
-    match std::fs::read(dir.join(TOPICS_FILE)) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{TOPICS_FILE}: {e}"))),
+    let path = dir.join(TOPICS_FILE);
+    match std::fs::read(&path) {
+        Ok(b) => parse_topics(&b).map_err(|why| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e),
     }
+}
+
+/// Parses and checks `topics.json`: a hostile or damaged table must not name directories outside
+/// the data dir, nor partition counts below 1.
+pub fn parse_topics(bytes: &[u8]) -> Result<Vec<TopicMeta>, String> {
+    let topics: Vec<TopicMeta> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    for t in &topics {
+        crate::log::manager::validate_topic_name(&t.name).map_err(|why| format!("topic {:?}: {why}", t.name))?;
+        if t.partitions < 1 {
+            return Err(format!("topic {:?}: {} partitions", t.name, t.partitions));
+        }
+    }
+    Ok(topics)
 }
 
 pub fn save_topics(dir: &Path, topics: &[TopicMeta]) -> io::Result<()> {
