@@ -5,8 +5,8 @@
 use crate::config::{parse_properties, Config, LogConfig, TOPIC_KEYS};
 use crate::log::validator::{self, AppendOrigin, ValidationConfig};
 use crate::log::{batch, records, Partition};
+use crate::request::{Chunk, Frame};
 use crate::server::dispatch::{self, Outcome};
-use crate::server::response::{Chunk, Frame};
 use crate::{Broker, Handle};
 use bytes::Bytes;
 use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreateTopicsRequest, RequestHeader};
@@ -138,11 +138,8 @@ pub fn request(data: &[u8]) {
     let broker = h.broker();
     let peer = SocketAddr::from(([127, 0, 0, 1], 50000));
     h.rt.block_on(async {
-        let Ok(mut outcome) = tokio::time::timeout(REQUEST_TIMEOUT, dispatch::handle(&broker, peer, frame)).await else { return };
-        while let Outcome::Later(deferred) = outcome {
-            let Ok(next) = tokio::time::timeout(REQUEST_TIMEOUT, deferred).await else { return };
-            outcome = next;
-        }
+        let Ok(answer) = tokio::time::timeout(REQUEST_TIMEOUT, dispatch::handle(&broker, peer, frame)).await else { return };
+        let Ok(outcome) = tokio::time::timeout(REQUEST_TIMEOUT, answer.settle()).await else { return };
         if let Outcome::Respond(f) = &outcome {
             check_response(f, data);
         }
@@ -332,7 +329,7 @@ pub fn internal_records(data: &[u8]) {
 pub fn properties(data: &[u8]) {
     // The data dir's other small files: `topics.json` (and `meta.properties`, through
     // `parse_properties` below).
-    let _ = crate::meta::parse_topics(data);
+    let _ = crate::log::topics_file::parse_topics(data);
     let pairs: BTreeMap<String, String> = parse_properties(&String::from_utf8_lossy(data)).into_iter().collect();
     let topic_pairs: BTreeMap<String, String> = pairs.iter().filter(|(k, _)| TOPIC_KEYS.iter().any(|(t, _)| t == k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     static DEFAULTS: OnceLock<Config> = OnceLock::new();

@@ -3,7 +3,8 @@
 use super::blocking;
 use crate::config::TOPIC_KEYS;
 use crate::log::TopicError;
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::create_topics_response::*;
 use kafka_protocol::messages::delete_topics_response::*;
 use kafka_protocol::messages::*;

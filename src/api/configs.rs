@@ -4,7 +4,8 @@
 use super::admin::topic_error_code;
 use super::blocking;
 use crate::config::{topic_key_type, TOPIC_KEYS};
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::describe_configs_response::*;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

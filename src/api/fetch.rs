@@ -3,8 +3,9 @@
 
 use super::{check_leader_epoch, find_partition, find_topic, log_error_code};
 use crate::log::Partition;
-use crate::server::response::{Spliced, Splicer};
-use crate::server::{Broker, RequestContext};
+use crate::request::{Spliced, Splicer};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use bytes::Bytes;
 use futures::future::select_all;
 use kafka_protocol::messages::fetch_response::*;

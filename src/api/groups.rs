@@ -4,8 +4,9 @@
 use super::{blocking, find_partition, find_topic};
 use crate::group::coordinator::{JoinRequest, JoinResult, Reply, SyncRequest, SyncResult};
 use crate::group::Committed;
-use crate::log::partition::now_ms;
-use crate::server::{Broker, RequestContext};
+use crate::util::time::now_ms;
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;

@@ -2,7 +2,8 @@
 
 use super::authorized_ops;
 use crate::log::{manager::validate_topic_name, Topic, TopicError, LEADER_EPOCH};
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::metadata_response::*;
 use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;

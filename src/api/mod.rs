@@ -14,7 +14,7 @@ pub mod txn;
 use crate::log::batch::BatchError;
 use crate::log::validator::ValidationError;
 use crate::log::{LogError, Partition, Topic, LEADER_EPOCH};
-use crate::server::Broker;
+use crate::broker::Broker;
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 

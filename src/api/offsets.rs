@@ -2,7 +2,8 @@
 
 use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
 use crate::log::{Partition, LEADER_EPOCH};
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::list_offsets_response::*;
 use kafka_protocol::messages::offset_for_leader_epoch_response::*;
 use kafka_protocol::messages::*;

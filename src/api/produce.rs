@@ -5,8 +5,9 @@ use super::{blocking, find_partition, find_topic, log_error_code};
 use crate::log::batch::ATTRIBUTES_OFFSET;
 use crate::log::validator::{AppendOrigin, ValidationError};
 use crate::log::{LogError, Partition};
-use crate::server::response::Deferred;
-use crate::server::{Broker, RequestContext};
+use crate::request::Answer;
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::*;
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -18,13 +19,13 @@ use std::sync::Arc;
 /// Only waiting for an fsync (`acks.all.fsync`) goes to a blocking thread, and the response is
 /// then deferred: the connection appends its next requests meanwhile, so that one fsync covers
 /// several requests of each connection (group commit), still answering in order.
-pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceRequest) -> Deferred<ProduceResponse> {
+pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: ProduceRequest) -> Answer<ProduceResponse> {
     let fsync = req.acks == -1 && broker.config.acks_all_fsync;
     let (mut responses, to_sync) = append_all(broker, req, fsync);
     if to_sync.is_empty() {
-        return Deferred::Now(ProduceResponse::default().with_responses(responses));
+        return Answer::Now(ProduceResponse::default().with_responses(responses));
     }
-    Deferred::Later(Box::pin(async move {
+    Answer::Later(Box::pin(async move {
         // Every partition is appended first and fsynced after, so that one request's fsyncs
         // overlap with other requests' appends and are shared (Partition::sync_upto).
         let failed = blocking(move || {

@@ -1,7 +1,8 @@
 //! InitProducerId: producer ids and epochs for idempotent and transactional producers.
 
 use super::blocking;
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! Transaction APIs: AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
 
 use super::{blocking, find_partition, find_topic};
-use crate::server::{Broker, RequestContext};
+use crate::broker::Broker;
+use crate::request::RequestContext;
 use crate::txn::PendingOffset;
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
@@ -184,7 +185,7 @@ pub async fn list_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
         },
         None => None,
     };
-    let now = crate::log::partition::now_ms();
+    let now = crate::util::time::now_ms();
     let states = broker
         .txns
         .list()

@@ -8,7 +8,7 @@
 
 use super::offsets::{Change, Committed, OffsetStore, StoredGroup, StoredMember};
 use crate::config::GroupConfig;
-use crate::log::partition::now_ms;
+use crate::util::time::now_ms;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use kafka_protocol::ResponseError;

@@ -14,7 +14,7 @@
 //! A null value is a tombstone. The partition of a group is `abs(javaHashCode(group)) % N`.
 
 use crate::log::LogManager;
-use crate::meta::internal_topic::{InternalTopic, InternalTopicError};
+use crate::internal_topic::{InternalTopic, InternalTopicError};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

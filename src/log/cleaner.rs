@@ -18,7 +18,8 @@
 //! least `delete.retention.ms` after it was first compacted, whatever its record timestamp.
 
 use super::batch::BatchHeader;
-use super::partition::{now_ms, Partition};
+use super::partition::Partition;
+use crate::util::time::now_ms;
 use super::producer_state::AbortedTxn;
 use super::segment;
 use bytes::Bytes;

@@ -2,7 +2,7 @@
 
 use super::partition::Partition;
 use crate::config::{Config, ConfigError};
-use crate::meta::{self, TopicMeta};
+use super::topics_file::{self, TopicMeta};
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::PathBuf;
@@ -88,7 +88,7 @@ impl LogManager {
                 }
             }
         }
-        let partitions: u64 = meta::load_topics(&config.data_dir).map(|ts| ts.iter().map(|t| t.partitions.max(0) as u64).sum()).unwrap_or(0);
+        let partitions: u64 = topics_file::load_topics(&config.data_dir).map(|ts| ts.iter().map(|t| t.partitions.max(0) as u64).sum()).unwrap_or(0);
         // One descriptor per partition's active segment, plus room for connections and state files.
         let want = (partitions + 256).min(lim.rlim_cur.saturating_sub(1)).min(libc::c_int::MAX as u64) as libc::c_int;
         let Ok(dir) = std::fs::File::open(&config.data_dir) else { return };
@@ -110,7 +110,7 @@ impl LogManager {
         std::fs::create_dir_all(&data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN);
         let clean = marker.exists();
-        let stored = meta::load_topics(&data_dir)?;
+        let stored = topics_file::load_topics(&data_dir)?;
         let configs = stored.iter().map(|t| config.log_config(&t.configs)).collect::<Result<Vec<_>, _>>()?;
         let jobs: Vec<(usize, i32)> = stored.iter().enumerate().flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p))).collect();
         // As Kafka's num.recovery.threads.per.data.dir: partitions open (and recover) in parallel.
@@ -183,7 +183,7 @@ impl LogManager {
         let topic = Arc::new(Topic { name: name.into(), id, configs, partitions: parts });
         let mut all = self.snapshot_meta();
         all.push(TopicMeta { name: name.into(), id, partitions, configs: topic.configs.clone() });
-        meta::save_topics(&self.data_dir, &all)?;
+        topics_file::save_topics(&self.data_dir, &all)?;
         self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(name.into(), topic.clone());
         tracing::info!(topic = name, partitions, "created topic");
         Ok(topic)
@@ -193,7 +193,7 @@ impl LogManager {
     pub fn delete_topic(&self, name: &str) -> Result<Arc<Topic>, TopicError> {
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let topic = self.topics.write().unwrap_or_else(|p| p.into_inner()).remove(name).ok_or_else(|| TopicError::Unknown(name.into()))?;
-        meta::save_topics(&self.data_dir, &self.snapshot_meta())?;
+        topics_file::save_topics(&self.data_dir, &self.snapshot_meta())?;
         for p in &topic.partitions {
             if let Err(e) = p.delete() {
                 tracing::warn!(topic = name, partition = p.index, error = %e, "could not remove partition directory");
@@ -250,7 +250,7 @@ impl LogManager {
     /// Swaps in a new version of a topic and persists the topic table.
     fn replace(&self, topic: Arc<Topic>) -> Result<(), TopicError> {
         self.topics.write().unwrap_or_else(|p| p.into_inner()).insert(topic.name.clone(), topic);
-        meta::save_topics(&self.data_dir, &self.snapshot_meta())?;
+        topics_file::save_topics(&self.data_dir, &self.snapshot_meta())?;
         Ok(())
     }
 
@@ -279,7 +279,7 @@ impl LogManager {
 
     /// Kafka's PeriodicProducerExpirationCheck: drops idle producers' state everywhere.
     pub fn producer_expiration_pass(&self) {
-        let now = super::partition::now_ms();
+        let now = crate::util::time::now_ms();
         for p in self.all_partitions() {
             p.expire_producers(now);
         }
@@ -316,7 +316,7 @@ impl LogManager {
         // Everything written (segments, mmap'd indexes, snapshots) reaches the disk before the
         // clean-shutdown marker says the indexes can be trusted.
         sync_filesystem(&self.data_dir)?;
-        meta::write_atomic(&self.data_dir, CLEAN_SHUTDOWN, b"")
+        crate::util::fs::write_atomic(&self.data_dir, CLEAN_SHUTDOWN, b"")
     }
 }
 

@@ -10,13 +10,9 @@ pub mod partition;
 pub mod producer_state;
 pub mod records;
 pub mod segment;
+pub mod topics_file;
 pub mod validator;
 
 pub use manager::{LogManager, Topic, TopicError};
 pub use partition::{LogError, Partition, LEADER_EPOCH};
 pub use segment::FileSlice;
-
-/// The names of the entries of `dir`.
-pub(crate) fn list_dir(dir: &std::path::Path) -> std::io::Result<Vec<String>> {
-    std::fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned())).collect()
-}

@@ -9,7 +9,8 @@ use super::compression;
 use super::records;
 use super::validator::{self, AppendOrigin, ValidBatch, ValidationError};
 use super::segment::{self, Segment};
-use super::list_dir;
+use crate::util::fs::list_dir;
+use crate::util::time::now_ms;
 use crate::config::LogConfig;
 use std::collections::BTreeMap;
 use std::io;
@@ -104,10 +105,6 @@ struct Log {
 
 /// Per-partition file holding the log start offset moved by DeleteRecords.
 const LOG_START_FILE: &str = "log-start-offset";
-
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 impl Partition {
     /// `<data>/<topic>-<index>`, Kafka's directory name.
@@ -551,7 +548,7 @@ impl Partition {
         if target <= log.start_offset() {
             return Ok(log.start_offset());
         }
-        crate::meta::write_atomic(&self.dir, LOG_START_FILE, target.to_string().as_bytes())?;
+        crate::util::fs::write_atomic(&self.dir, LOG_START_FILE, target.to_string().as_bytes())?;
         log.log_start = target;
         while log.segments.len() > 1 {
             let Some((&base, first)) = log.segments.iter().next() else { break };

@@ -200,7 +200,7 @@ impl ProducerStateManager {
         let tmp = dir.join(format!("{name}.tmp"));
         std::fs::write(&tmp, &json)?;
         std::fs::rename(&tmp, dir.join(&name))?;
-        let mut offsets = Self::snapshot_offsets(&super::list_dir(dir)?);
+        let mut offsets = Self::snapshot_offsets(&crate::util::fs::list_dir(dir)?);
         offsets.sort_unstable();
         let n = offsets.len();
         for o in offsets.into_iter().take(n.saturating_sub(2)) {
@@ -288,10 +288,10 @@ mod tests {
         let mut s = ProducerStateManager::default();
         s.update(&header(1, 0, 0, 1, 0), None);
         s.write_snapshot(d.path(), 1).unwrap();
-        let (l, at) = ProducerStateManager::load(d.path(), &crate::log::list_dir(d.path()).unwrap(), 5).unwrap();
+        let (l, at) = ProducerStateManager::load(d.path(), &crate::util::fs::list_dir(d.path()).unwrap(), 5).unwrap();
         assert_eq!(at, 1);
         assert!(l.check(&header(1, 0, 0, 1, 9)).unwrap().is_some());
-        let (_, at) = ProducerStateManager::load(d.path(), &crate::log::list_dir(d.path()).unwrap(), 0).unwrap();
+        let (_, at) = ProducerStateManager::load(d.path(), &crate::util::fs::list_dir(d.path()).unwrap(), 0).unwrap();
         assert_eq!(at, 0);
     }
 }

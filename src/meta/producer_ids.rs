@@ -28,7 +28,7 @@ impl ProducerIdManager {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.0 >= s.1 {
             let end = s.1 + BLOCK;
-            super::write_atomic(&self.dir, FILE, end.to_string().as_bytes())?;
+            crate::util::fs::write_atomic(&self.dir, FILE, end.to_string().as_bytes())?;
             s.1 = end;
         }
         let id = s.0;

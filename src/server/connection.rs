@@ -6,8 +6,8 @@
 //! `MAX_DEFERRED`); their responses queue behind it.
 
 use super::dispatch::{self, Outcome};
-use super::response::{Chunk, Frame};
-use super::Broker;
+use crate::broker::Broker;
+use crate::request::{Answer, Chunk, Frame};
 use crate::log::FileSlice;
 use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
@@ -40,6 +40,7 @@ const GROW_STEP: usize = 1024 * 1024;
 /// metadata) so pins only its own bytes, not a whole read chunk.
 const COPY_BELOW: usize = 4096;
 
+/// Serves one client connection until it closes, errs, idles out or the broker shuts down.
 pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
     let mut reader = FrameReader { half: r, buf: BytesMut::new(), grown: false };
@@ -111,12 +112,17 @@ pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
                 }
             }
         };
-        if !pending.is_empty() || matches!(outcome, Outcome::Later(_)) {
+        let outcome = match outcome {
+            Answer::Later(f) => {
+                pending.push_back(f);
+                continue;
+            }
+            Answer::Now(outcome) => outcome,
+        };
+        if !pending.is_empty() {
             // Behind a deferred response everything waits its turn, so answers stay in order.
-            match outcome {
-                Outcome::Later(f) => pending.push_back(f),
-                Outcome::NoResponse => {}
-                ready => pending.push_back(Box::pin(futures::future::ready(ready))),
+            if !matches!(outcome, Outcome::NoResponse) {
+                pending.push_back(Box::pin(futures::future::ready(outcome)));
             }
             continue;
         }
@@ -227,11 +233,6 @@ async fn respond(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outco
         Outcome::NoResponse => true,
         Outcome::Close(reason) => {
             tracing::warn!(%peer, "closing connection: {reason}");
-            false
-        }
-        // A deferred outcome always resolves to one of the above; never nested.
-        Outcome::Later(_) => {
-            tracing::error!(%peer, "closing connection: a deferred response resolved to another deferred one");
             false
         }
     }

@@ -1,9 +1,10 @@
 //! ApiKey -> handler. The ApiVersions table is generated from the same list that routes
 //! requests, so the broker advertises exactly what it handles.
 
-use super::response::{self, Deferred, Frame, Spliced};
-use super::Broker;
 use crate::api;
+use crate::broker::Broker;
+use crate::request::response::{self, Frame};
+use crate::request::{Answer, RequestContext, Spliced};
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
@@ -12,12 +13,10 @@ use kafka_protocol::ResponseError;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// What the connection does after a request.
+/// What the connection does after a request (now, or once a later answer is ready).
 pub enum Outcome {
     /// Send this response.
     Respond(Frame),
-    /// The response (or a close) once this completes; requests behind it may be handled meanwhile.
-    Later(futures::future::BoxFuture<'static, Outcome>),
     /// Send nothing (Produce with acks=0).
     NoResponse,
     /// Log the reason and close the connection, as Kafka does for requests it cannot parse.
@@ -31,27 +30,27 @@ macro_rules! apis {
             vec![$( (ApiKey::$key, $min, <$req as Message>::VERSIONS.max) ),*]
         }
 
-        async fn route(broker: &Arc<Broker>, key: ApiKey, ctx: RequestContext, body: &mut Bytes) -> Outcome {
+        async fn route(broker: &Arc<Broker>, key: ApiKey, ctx: RequestContext, body: &mut Bytes) -> Answer<Outcome> {
             let version = ctx.header.request_api_version;
             match key {
                 $(ApiKey::$key => {
                     let range = <$req as Message>::VERSIONS;
                     if version < range.min || version > range.max {
-                        return Outcome::Close(format!("{key:?} v{version} is not supported (supported: v{}-v{})", range.min, range.max));
+                        return close(format!("{key:?} v{version} is not supported (supported: v{}-v{})", range.min, range.max));
                     }
                     let req = match <$req as Decodable>::decode(body, version) {
                         Ok(r) => r,
-                        Err(e) => return Outcome::Close(format!("malformed {key:?} v{version} request: {e}")),
+                        Err(e) => return close(format!("malformed {key:?} v{version} request: {e}")),
                     };
                     let silent: fn(&$req) -> bool = $silent;
                     let no_response = silent(&req);
                     let resp = $handler(broker, &ctx, req).await;
                     if no_response {
-                        return Outcome::NoResponse;
+                        return Answer::Now(Outcome::NoResponse);
                     }
-                    resp.into_outcome(&ctx.header, key)
+                    resp.into_answer(&ctx.header, key)
                 })*
-                _ => Outcome::Close(format!("API {key:?} is not supported")),
+                _ => close(format!("API {key:?} is not supported")),
             }
         }
     };
@@ -94,27 +93,15 @@ apis! {
     DescribeLogDirs: DescribeLogDirsRequest => api::admin::describe_log_dirs, advertise_from 1, silent_if |_| false;
 }
 
-/// What a handler knows about the request besides its body.
-pub struct RequestContext {
-    pub header: RequestHeader,
-    pub peer: SocketAddr,
-}
-
-impl RequestContext {
-    pub fn client_id(&self) -> String {
-        self.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default()
-    }
-}
-
 /// Decodes one frame (header + body), runs its handler and encodes the response.
-pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) -> Outcome {
+pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) -> Answer<Outcome> {
     if frame.len() < 8 {
-        return Outcome::Close(format!("request of {} bytes is too short for a header", frame.len()));
+        return close(format!("request of {} bytes is too short for a header", frame.len()));
     }
     let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     let Ok(key) = ApiKey::try_from(raw_key) else {
-        return Outcome::Close(format!("unknown API key {raw_key}"));
+        return close(format!("unknown API key {raw_key}"));
     };
     if key == ApiKey::ApiVersions && version > ApiVersionsRequest::VERSIONS.max {
         // KIP-511: answer a too-new ApiVersions at v0 with UNSUPPORTED_VERSION so the client can downgrade.
@@ -124,11 +111,11 @@ pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) ->
         let resp = ApiVersionsResponse::default()
             .with_error_code(ResponseError::UnsupportedVersion.code())
             .with_api_keys(vec![ApiVersion::default().with_api_key(raw_key).with_min_version(range.min).with_max_version(range.max)]);
-        return resp.into_outcome(&header, key);
+        return resp.into_answer(&header, key);
     }
     let header = match RequestHeader::decode(&mut frame, key.request_header_version(version)) {
         Ok(h) => h,
-        Err(e) => return Outcome::Close(format!("malformed {key:?} request header: {e}")),
+        Err(e) => return close(format!("malformed {key:?} request header: {e}")),
     };
     route(broker, key, RequestContext { header, peer }, &mut frame).await
 }
@@ -142,32 +129,33 @@ async fn api_versions(_broker: &Arc<Broker>, _ctx: &RequestContext, _req: ApiVer
     ApiVersionsResponse::default().with_api_keys(api_keys)
 }
 
-/// What a handler returns: a response, or one with file ranges to splice in (Fetch).
-trait IntoOutcome {
-    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome;
+/// Closes the connection, logging `why`.
+fn close(why: String) -> Answer<Outcome> {
+    Answer::Now(Outcome::Close(why))
 }
 
-impl<R: Encodable> IntoOutcome for R {
-    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
-        encoded(header, key, response::encode(header, key, &self, Vec::new()))
+/// What a handler returns: a response, one with file ranges to splice in (Fetch), or either of
+/// them later.
+trait IntoAnswer {
+    fn into_answer(self, header: &RequestHeader, key: ApiKey) -> Answer<Outcome>;
+}
+
+impl<R: Encodable> IntoAnswer for R {
+    fn into_answer(self, header: &RequestHeader, key: ApiKey) -> Answer<Outcome> {
+        Answer::Now(encoded(header, key, response::encode(header, key, &self, Vec::new())))
     }
 }
 
-impl<R: Encodable> IntoOutcome for Spliced<R> {
-    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
-        encoded(header, key, response::encode(header, key, &self.response, self.slices))
+impl<R: Encodable> IntoAnswer for Spliced<R> {
+    fn into_answer(self, header: &RequestHeader, key: ApiKey) -> Answer<Outcome> {
+        Answer::Now(encoded(header, key, response::encode(header, key, &self.response, self.slices)))
     }
 }
 
-impl<R: Encodable + Send + 'static> IntoOutcome for Deferred<R> {
-    fn into_outcome(self, header: &RequestHeader, key: ApiKey) -> Outcome {
-        match self {
-            Deferred::Now(r) => r.into_outcome(header, key),
-            Deferred::Later(f) => {
-                let header = header.clone();
-                Outcome::Later(Box::pin(async move { f.await.into_outcome(&header, key) }))
-            }
-        }
+impl<R: Encodable + Send + 'static> IntoAnswer for Answer<R> {
+    fn into_answer(self, header: &RequestHeader, key: ApiKey) -> Answer<Outcome> {
+        let header = header.clone();
+        self.map(move |r| encoded(&header, key, response::encode(&header, key, &r, Vec::new())))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Accept loop: one task per connection, all sharing the shutdown signal, within Kafka's
 //! connection limits (`ConnectionQuotas`: `max.connections`, `max.connections.per.ip`).
 
-use super::{connection, Broker};
+use super::connection;
+use crate::broker::Broker;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

@@ -2,10 +2,9 @@
 
 mod connection;
 pub mod dispatch;
-pub use dispatch::RequestContext;
 mod listener;
-pub mod response;
 
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OffsetStore};
 use crate::log::LogManager;
@@ -14,21 +13,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// Everything a request handler can reach: settings, the logs, and who we are.
-pub struct Broker {
-    pub config: Arc<Config>,
-    pub logs: Arc<LogManager>,
-    pub groups: GroupCoordinator,
-    pub producer_ids: crate::meta::producer_ids::ProducerIdManager,
-    pub txns: crate::txn::TransactionCoordinator,
-    pub cluster_id: String,
-    pub node_id: i32,
-    /// Host and port returned by Metadata (`advertised.listeners`).
-    pub advertised: (String, u16),
-    /// Flips to true once when the broker starts shutting down.
-    pub shutdown: watch::Receiver<bool>,
-}
 
 /// A running broker.
 pub struct Handle {

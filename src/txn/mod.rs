@@ -9,9 +9,9 @@
 //! sent with TxnOffsetCommit.
 
 use crate::group::{Committed, GroupCoordinator, OFFSETS_TOPIC};
-use crate::log::partition::now_ms;
+use crate::util::time::now_ms;
 use crate::log::LogManager;
-use crate::meta::internal_topic::InternalTopic;
+use crate::internal_topic::InternalTopic;
 use crate::meta::producer_ids::ProducerIdManager;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;

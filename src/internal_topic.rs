@@ -98,7 +98,7 @@ impl InternalTopic {
         if records.is_empty() {
             return Ok(());
         }
-        let now = crate::log::partition::now_ms();
+        let now = crate::util::time::now_ms();
         let records: Vec<Record> = records
             .into_iter()
             .enumerate()

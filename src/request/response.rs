@@ -36,28 +36,26 @@ fn placeholder() -> Option<&'static [u8]> {
 
 /// One piece of a response.
 pub enum Chunk {
+    /// Encoded bytes.
     Bytes(Bytes),
+    /// A range of a segment file, sent with sendfile(2).
     File(FileSlice),
 }
 
 /// A response ready to send: the 4-byte size, then the chunks in order.
 pub struct Frame {
+    /// The size prefix: the bytes of all chunks.
     pub size: i32,
+    /// The frame's contents, in order.
     pub chunks: Vec<Chunk>,
 }
 
 /// A response whose records fields are (partly) placeholders for `slices`, in encoding order.
 pub struct Spliced<R> {
+    /// The response, with placeholders where `slices` go.
     pub response: R,
+    /// The file ranges, in the order the encoder meets their placeholders.
     pub slices: Vec<FileSlice>,
-}
-
-/// A response that is ready now, or once a future completes (a produce waiting for its fsync):
-/// the connection goes on reading and handling the requests behind it meanwhile, and answers
-/// them all in order.
-pub enum Deferred<R> {
-    Now(R),
-    Later(futures::future::BoxFuture<'static, R>),
 }
 
 /// Collects the file ranges of one response while its handler builds it.
@@ -80,6 +78,7 @@ impl Splicer {
         }
     }
 
+    /// `response`, whose records fields hold the placeholders made so far.
     pub fn finish<R>(self, response: R) -> Spliced<R> {
         Spliced { response, slices: self.slices }
     }
