@@ -4,7 +4,7 @@
 
 use crate::config::{parse_properties, Config, LogConfig, TOPIC_KEYS};
 use crate::log::validator::{self, AppendOrigin, ValidationConfig};
-use crate::log::{batch, records, Partition};
+use crate::log::{batch, records, FetchIsolation, Partition, ReadLimit, Shutdown};
 use crate::request::{Chunk, Frame};
 use crate::server::dispatch::{self, Outcome};
 use crate::{Broker, Handle};
@@ -230,7 +230,8 @@ fn segment_config() -> LogConfig {
 
 /// Opens the partition `t-0` of `root` and checks it: reads, lookups, one append, a clean reopen.
 fn open_and_append(root: &Path, clean: bool, ts: i64) {
-    let Ok(p) = Partition::open(root, "t", 0, segment_config(), clean) else { return };
+    let shutdown = if clean { Shutdown::Clean } else { Shutdown::Unclean };
+    let Ok(p) = Partition::open(root, "t", 0, segment_config(), shutdown) else { return };
     let end = p.log_end_offset();
     let start = p.log_start_offset();
     assert!(end >= 0 && start <= end, "log start {start}, end {end} after opening (clean: {clean})");
@@ -244,8 +245,9 @@ fn open_and_append(root: &Path, clean: bool, ts: i64) {
             true
         });
     }
-    for (offset, committed) in [(start, false), (start, true), (end, false)] {
-        if let Ok(r) = p.read(offset, LIMIT, true, committed) {
+    let limit = ReadLimit { max_bytes: LIMIT, min_one_batch: true };
+    for (offset, isolation) in [(start, FetchIsolation::HighWatermark), (start, FetchIsolation::TxnCommitted), (end, FetchIsolation::HighWatermark)] {
+        if let Ok(r) = p.read(offset, limit, isolation) {
             if let Some(slice) = r.records {
                 let _ = slice.read_bytes();
             }
@@ -258,11 +260,11 @@ fn open_and_append(root: &Path, clean: bool, ts: i64) {
     assert_eq!(info.base_offset, end, "the append got an offset other than the log end");
     let after = p.log_end_offset();
     assert!(after > end, "the log end did not move on an append");
-    let read = p.read(info.base_offset, LIMIT, true, false).expect("the appended batch cannot be read");
+    let read = p.read(info.base_offset, limit, FetchIsolation::HighWatermark).expect("the appended batch cannot be read");
     assert!(read.records.is_some(), "the appended batch reads as nothing");
     if p.close().is_ok() {
         drop(p);
-        if let Ok(p) = Partition::open(root, "t", 0, segment_config(), true) {
+        if let Ok(p) = Partition::open(root, "t", 0, segment_config(), Shutdown::Clean) {
             assert!(p.log_end_offset() >= after, "a clean reopen ends at {}, below {after}: offsets reused", p.log_end_offset());
         }
     }

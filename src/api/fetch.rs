@@ -2,7 +2,7 @@
 //! on `min_bytes`/`max_wait_ms` that wakes as soon as any requested partition is appended to.
 
 use super::{check_leader_epoch, find_partition, find_topic, log_error_code};
-use crate::log::Partition;
+use crate::log::{FetchIsolation, Partition, ReadLimit};
 use crate::request::{Spliced, Splicer};
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -35,7 +35,8 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
         // We never create fetch sessions (KIP-227), so a client cannot hold one.
         return fail(ResponseError::FetchSessionIdNotFound);
     }
-    let read_committed = req.isolation_level == 1;
+    // FetchRequest isolation_level: 0 READ_UNCOMMITTED, 1 READ_COMMITTED.
+    let isolation = if req.isolation_level == 1 { FetchIsolation::TxnCommitted } else { FetchIsolation::HighWatermark };
     let topics: Arc<Vec<WantedTopic>> = Arc::new(
         req.topics
             .into_iter()
@@ -71,7 +72,7 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
         }
         // Inline, not on a blocking thread: locating the batches is an index lookup and a few
         // small page-cache reads; the bytes themselves go out later with sendfile.
-        let (responses, splicer, total, errored) = read_all(&topics, max_bytes, read_committed);
+        let (responses, splicer, total, errored) = read_all(&topics, max_bytes, isolation);
         let now = Instant::now();
         if total >= min_bytes || errored || now >= deadline || receivers.is_empty() || *shutdown.borrow() {
             return splicer.finish(FetchResponse::default().with_responses(responses));
@@ -88,7 +89,7 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
 /// Reads every wanted partition once. Returns the responses (large record ranges left in the
 /// splicer, to go out with sendfile), the record bytes gathered, and whether any partition had
 /// an error (which answers the fetch at once, as Kafka does).
-fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (Vec<FetchableTopicResponse>, Splicer, usize, bool) {
+fn read_all(topics: &[WantedTopic], max_bytes: usize, isolation: FetchIsolation) -> (Vec<FetchableTopicResponse>, Splicer, usize, bool) {
     let mut splicer = Splicer::default();
     let mut remaining = max_bytes;
     let mut total = 0usize;
@@ -101,7 +102,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                 .iter()
                 .map(|w| {
                     let resp = PartitionData::default().with_partition_index(w.index);
-                    let resp = if read_committed { resp.with_aborted_transactions(Some(Vec::new())) } else { resp };
+                    let resp = if isolation == FetchIsolation::TxnCommitted { resp.with_aborted_transactions(Some(Vec::new())) } else { resp };
                     let part = match &w.partition {
                         Ok(p) => p,
                         Err(e) => {
@@ -112,8 +113,8 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                     let limit = (w.max_bytes.max(0) as usize).min(remaining);
                     // KIP-74: the first batch of the first partition with data comes back whole,
                     // even when it exceeds the limits, so a consumer can always make progress.
-                    let min_one = total == 0;
-                    let read = part.read(w.offset, limit, min_one, read_committed).and_then(|mut r| {
+                    let limit = ReadLimit { max_bytes: limit, min_one_batch: total == 0 };
+                    let read = part.read(w.offset, limit, isolation).and_then(|mut r| {
                         let records = match r.records.take() {
                             Some(slice) => splicer.records(slice)?,
                             None => Bytes::new(),
@@ -124,7 +125,7 @@ fn read_all(topics: &[WantedTopic], max_bytes: usize, read_committed: bool) -> (
                         Ok((r, records)) => {
                             total += records.len();
                             remaining = remaining.saturating_sub(records.len());
-                            let resp = if read_committed {
+                            let resp = if isolation == FetchIsolation::TxnCommitted {
                                 resp.with_aborted_transactions(Some(
                                     r.aborted
                                         .iter()

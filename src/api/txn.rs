@@ -153,14 +153,14 @@ pub async fn describe_producers(broker: &Arc<Broker>, _ctx: &RequestContext, req
                         Ok(p) => r.with_active_producers(
                             p.producers()
                                 .into_iter()
-                                .map(|(pid, epoch, seq, ts, txn)| {
+                                .map(|s| {
                                     ProducerState::default()
-                                        .with_producer_id(ProducerId(pid))
-                                        .with_producer_epoch(epoch as i32)
-                                        .with_last_sequence(seq)
-                                        .with_last_timestamp(ts)
+                                        .with_producer_id(ProducerId(s.producer_id))
+                                        .with_producer_epoch(s.epoch as i32)
+                                        .with_last_sequence(s.last_sequence)
+                                        .with_last_timestamp(s.last_timestamp)
                                         .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(txn.unwrap_or(-1))
+                                        .with_current_txn_start_offset(s.txn_first_offset.unwrap_or(-1))
                                 })
                                 .collect(),
                         ),

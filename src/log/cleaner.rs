@@ -18,6 +18,7 @@
 //! least `delete.retention.ms` after it was first compacted, whatever its record timestamp.
 
 use super::batch::BatchHeader;
+use super::cleaner_manager::CleanableSegment;
 use super::partition::Partition;
 use crate::util::time::now_ms;
 use super::producer_state::AbortedTxn;
@@ -26,28 +27,6 @@ use bytes::Bytes;
 use super::records;
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::path::PathBuf;
-
-/// A closed segment the cleaner may rewrite.
-#[derive(Debug, Clone)]
-pub struct CleanableSegment {
-    pub base_offset: i64,
-    pub path: PathBuf,
-    pub size: u64,
-    /// One past the segment's last offset.
-    pub next_offset: i64,
-}
-
-/// What a pass over one partition works from, taken under the lock.
-#[derive(Debug, Clone)]
-pub struct CleanPlan {
-    pub segments: Vec<CleanableSegment>,
-    pub aborted: Vec<AbortedTxn>,
-    pub delete_retention_ms: i64,
-    pub segment_bytes: u64,
-    /// The most a stored batch may decompress to (`max.message.bytes`).
-    pub inflate_limit: usize,
-}
 
 /// Kafka's `groupSegmentsBySize`: runs of neighbouring segments whose total size fits in one
 /// segment are rewritten together, so segments emptied by earlier passes get merged.

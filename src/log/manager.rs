@@ -1,5 +1,6 @@
 //! All partitions on disk: topic create/delete, lookup, and the background flush/retention passes.
 
+use super::log_loader::Shutdown;
 use super::partition::Partition;
 use crate::config::{Config, ConfigError};
 use super::topics_file::{self, TopicMeta};
@@ -109,13 +110,13 @@ impl LogManager {
         let data_dir = config.data_dir.clone();
         std::fs::create_dir_all(&data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN);
-        let clean = marker.exists();
+        let shutdown = if marker.exists() { Shutdown::Clean } else { Shutdown::Unclean };
         let stored = topics_file::load_topics(&data_dir)?;
         let configs = stored.iter().map(|t| config.log_config(&t.configs)).collect::<Result<Vec<_>, _>>()?;
         let jobs: Vec<(usize, i32)> = stored.iter().enumerate().flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p))).collect();
         // As Kafka's num.recovery.threads.per.data.dir: partitions open (and recover) in parallel.
         let opened = parallel_map(&jobs, config.recovery_threads, |&(i, p)| {
-            Partition::open(&data_dir, &stored[i].name, p, configs[i].clone(), clean).map(Arc::new)
+            Partition::open(&data_dir, &stored[i].name, p, configs[i].clone(), shutdown).map(Arc::new)
         });
         let mut opened = opened.into_iter();
         let mut topics = HashMap::new();
@@ -123,7 +124,7 @@ impl LogManager {
             let partitions = opened.by_ref().take(t.partitions.max(0) as usize).collect::<Result<Vec<_>, _>>()?;
             topics.insert(t.name.clone(), Arc::new(Topic { name: t.name, id: t.id, configs: t.configs, partitions }));
         }
-        if clean {
+        if shutdown == Shutdown::Clean {
             std::fs::remove_file(&marker)?;
         } else if !topics.is_empty() {
             tracing::info!("no clean shutdown marker: recovered active segments");
@@ -178,7 +179,7 @@ impl LogManager {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
             }
-            parts.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), true)?));
+            parts.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), Shutdown::Clean)?));
         }
         let topic = Arc::new(Topic { name: name.into(), id, configs, partitions: parts });
         let mut all = self.snapshot_meta();
@@ -240,7 +241,7 @@ impl LogManager {
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
             }
-            partitions.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), true)?));
+            partitions.push(Arc::new(Partition::open(&self.data_dir, name, p, log_config.clone(), Shutdown::Clean)?));
         }
         self.replace(Arc::new(Topic { name: old.name.clone(), id: old.id, configs: old.configs.clone(), partitions }))?;
         tracing::info!(topic = name, from = current, to = count, "added partitions");
@@ -306,8 +307,8 @@ impl LogManager {
     pub fn close(&self) -> io::Result<()> {
         let (mut waits, mut fsyncs) = (0, 0);
         for p in self.all_partitions() {
-            let (w, f) = p.sync_stats();
-            (waits, fsyncs) = (waits + w, fsyncs + f);
+            let stats = p.sync_stats();
+            (waits, fsyncs) = (waits + stats.calls, fsyncs + stats.fsyncs);
             p.close()?;
         }
         if waits > 0 {

@@ -3,8 +3,13 @@
 
 pub mod batch;
 pub mod cleaner;
+pub mod cleaner_manager;
 pub mod compression;
+pub mod error;
+mod group_commit;
 pub mod index;
+mod local_log;
+pub mod log_loader;
 pub mod manager;
 pub mod partition;
 pub mod producer_state;
@@ -14,5 +19,8 @@ pub mod topics_file;
 pub mod validator;
 
 pub use manager::{LogManager, Topic, TopicError};
-pub use partition::{LogError, Partition, LEADER_EPOCH};
+pub use error::LogError;
+pub use group_commit::SyncStats;
+pub use log_loader::Shutdown;
+pub use partition::{FetchIsolation, Partition, ReadLimit, LEADER_EPOCH};
 pub use segment::FileSlice;

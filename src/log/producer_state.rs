@@ -54,6 +54,21 @@ pub enum SequenceError {
     OutOfOrder { expected: i32, got: i32 },
 }
 
+/// One producer as DescribeProducers shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSummary {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub epoch: i16,
+    /// The sequence of its last batch (-1 if none is kept).
+    pub last_sequence: i32,
+    /// The timestamp of its last batch.
+    pub last_timestamp: i64,
+    /// The first offset of its open transaction, if it has one.
+    pub txn_first_offset: Option<i64>,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
@@ -163,15 +178,20 @@ impl ProducerStateManager {
         self.producers.values().filter_map(|e| e.txn_first_offset).min()
     }
 
-    /// (producer id, epoch, last sequence, last timestamp, open transaction's first offset) for
-    /// DescribeProducers.
-    pub fn describe(&self) -> Vec<(i64, i16, i32, i64, Option<i64>)> {
+    /// The producers known, by id, for DescribeProducers.
+    pub fn describe(&self) -> Vec<ProducerSummary> {
         let mut v: Vec<_> = self
             .producers
             .iter()
-            .map(|(pid, e)| (*pid, e.epoch, e.batches.back().map(|b| b.last_seq).unwrap_or(-1), e.last_timestamp, e.txn_first_offset))
+            .map(|(pid, e)| ProducerSummary {
+                producer_id: *pid,
+                epoch: e.epoch,
+                last_sequence: e.batches.back().map(|b| b.last_seq).unwrap_or(-1),
+                last_timestamp: e.last_timestamp,
+                txn_first_offset: e.txn_first_offset,
+            })
             .collect();
-        v.sort();
+        v.sort_by_key(|p| p.producer_id);
         v
     }
 

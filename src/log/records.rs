@@ -209,6 +209,30 @@ pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>, compression: Co
     Ok(buf)
 }
 
+/// A transaction marker: the control batch that commits or aborts `producer_id`'s transaction
+/// in a partition (key: version 0 and the control type, ABORT 0 / COMMIT 1; value: version 0 and
+/// the coordinator epoch, as Kafka's `EndTransactionMarker`).
+pub fn end_txn_marker(producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, timestamp: i64) -> Result<BytesMut, BatchError> {
+    use bytes::BufMut;
+    let mut key = BytesMut::new();
+    key.put_i16(0);
+    key.put_i16(if commit { 1 } else { 0 });
+    let mut value = BytesMut::new();
+    value.put_i16(0);
+    value.put_i32(coordinator_epoch);
+    let record = Record {
+        transactional: true,
+        control: true,
+        producer_id,
+        producer_epoch,
+        timestamp,
+        key: Some(key.freeze()),
+        value: Some(value.freeze()),
+        ..plain_record(0, timestamp, None, None)
+    };
+    encode([&record], Compression::None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 
 use super::batch::{self, BatchError, BatchHeader, HEADER_LEN};
 use super::compression::{self, CodecError};
+use crate::config::LogConfig;
 use kafka_protocol::records::Compression;
 
 /// Who is appending (Kafka's `AppendOrigin`).
@@ -223,6 +224,34 @@ fn skip_bytes(b: &[u8], pos: &mut usize, len: i32, nullable: bool) -> Option<()>
             Some(())
         }
         _ => None,
+    }
+}
+
+/// The batches re-encoded with the topic's `compression.type`, one batch for each (markers and
+/// batches already in that codec stay as they are). Producer id, epoch, sequences and timestamps are kept, as Kafka does.
+pub fn recompress_all(batches: &[u8], valid: &[ValidBatch], target: kafka_protocol::records::Compression, limit: usize) -> Result<Vec<u8>, BatchError> {
+    let mut out = Vec::with_capacity(batches.len());
+    let mut rest = batches;
+    for v in valid {
+        let h = &v.header;
+        let (bytes, tail) = rest.split_at(h.size);
+        rest = tail;
+        if h.is_control() || compression::codec_of(h.attributes) == Ok(target) {
+            out.extend_from_slice(bytes);
+        } else {
+            out.extend_from_slice(&super::records::recompress(h, bytes, target, limit)?);
+        }
+    }
+    Ok(out)
+}
+
+impl ValidationConfig {
+    /// What the validator needs of a partition's config.
+    pub fn of(c: &LogConfig) -> ValidationConfig {
+        ValidationConfig {
+            compacted: c.cleanup_policy.split(',').any(|p| p == "compact"),
+            max_message_bytes: usize::try_from(c.max_message_bytes).unwrap_or(0),
+        }
     }
 }
 
