@@ -1,6 +1,6 @@
 //! CreateTopics and DeleteTopics.
 
-use super::blocking;
+use super::{blocking, find_topic, partition_of};
 use crate::config::TOPIC_KEYS;
 use crate::log::TopicError;
 use crate::broker::Broker;
@@ -40,6 +40,7 @@ pub(crate) fn topic_error_code(e: &TopicError) -> ResponseError {
 const MAX_PARTITIONS_PER_REQUEST: i64 = 10_000;
 const TOO_MANY_PARTITIONS: &str = "Excessively large number of partitions per request.";
 
+/// CreateTopics: each topic created (or, with validate_only, only checked) with its configs.
 pub async fn create_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: CreateTopicsRequest) -> CreateTopicsResponse {
     let version = ctx.header.request_api_version;
     let b = broker.clone();
@@ -133,6 +134,7 @@ fn described_configs(broker: &Broker, overrides: &BTreeMap<String, String>) -> V
         .collect()
 }
 
+/// DeleteTopics, by name or by topic id.
 pub async fn delete_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: DeleteTopicsRequest) -> DeleteTopicsResponse {
     let version = ctx.header.request_api_version;
     // v6 names topics by name or id; earlier versions by name only.
@@ -163,6 +165,7 @@ pub async fn delete_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: Dele
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
+/// CreatePartitions: grows topics to the asked partition counts.
 pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
     use create_partitions_response::CreatePartitionsTopicResult;
     let b = broker.clone();
@@ -202,6 +205,7 @@ pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
     CreatePartitionsResponse::default().with_results(results)
 }
 
+/// DeleteRecords: moves each partition's log start offset up.
 pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     use delete_records_response::*;
     let b = broker.clone();
@@ -209,16 +213,13 @@ pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: De
         req.topics
             .into_iter()
             .map(|t| {
-                let topic = super::find_topic(&b, &t.name.0, uuid::Uuid::nil());
+                let topic = find_topic(&b, &t.name.0, uuid::Uuid::nil());
                 let partitions = t
                     .partitions
                     .into_iter()
                     .map(|p| {
                         let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                        let res = topic
-                            .as_ref()
-                            .map_err(|e| *e)
-                            .and_then(|t| super::find_partition(t, p.partition_index))
+                        let res = partition_of(&topic, p.partition_index)
                             .and_then(|part| part.delete_records(p.offset).map_err(|e| super::log_error_code(&e)));
                         match res {
                             Ok(low) => r.with_low_watermark(low),
@@ -235,6 +236,7 @@ pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: De
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
+/// DescribeCluster: this node, as broker and controller id.
 pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
     use describe_cluster_response::DescribeClusterBroker;
     // endpoint_type 1 = brokers; 2 = controllers, which a broker does not serve (KIP-919).
@@ -254,6 +256,7 @@ pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: 
             .with_port(*port as i32)])
 }
 
+/// DescribeLogDirs: the one data directory, its partitions' sizes and (v4+) its space.
 pub async fn describe_log_dirs(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
     use describe_log_dirs_response::*;
     let version = ctx.header.request_api_version;
@@ -279,24 +282,11 @@ pub async fn describe_log_dirs(broker: &Arc<Broker>, ctx: &RequestContext, req: 
     })
     .await
     .unwrap_or_default();
-    let dir = std::fs::canonicalize(&broker.config.data_dir).unwrap_or_else(|_| broker.config.data_dir.clone());
-    let mut result = DescribeLogDirsResult::default().with_log_dir(StrBytes::from_string(dir.display().to_string())).with_topics(topics);
+    let dir = broker.logs.log_dir_usage();
+    let mut result = DescribeLogDirsResult::default().with_log_dir(StrBytes::from_string(dir.path.display().to_string())).with_topics(topics);
     if version >= 4 {
-        let (total, usable) = disk_space(&dir);
-        result = result.with_total_bytes(total).with_usable_bytes(usable);
+        result = result.with_total_bytes(dir.total_bytes).with_usable_bytes(dir.usable_bytes);
     }
     DescribeLogDirsResponse::default().with_results(vec![result])
 }
 
-/// (total, available) bytes of the filesystem holding `dir`, or (-1, -1) if unknown.
-fn disk_space(dir: &std::path::Path) -> (i64, i64) {
-    use std::ffi::CString;
-    let Ok(c) = CString::new(dir.as_os_str().as_encoded_bytes()) else { return (-1, -1) };
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is a valid NUL-terminated path and `st` is written by statvfs on success.
-    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return (-1, -1);
-    }
-    let st = unsafe { st.assume_init() };
-    ((st.f_blocks as i64) * st.f_frsize as i64, (st.f_bavail as i64) * st.f_frsize as i64)
-}

@@ -1,7 +1,7 @@
 //! Fetch: whole batches from the segment bytes, shaped by max_bytes (KIP-74), with long polling
 //! on `min_bytes`/`max_wait_ms` that wakes as soon as any requested partition is appended to.
 
-use super::{check_leader_epoch, find_partition, find_topic, log_error_code};
+use super::{check_leader_epoch, find_topic, log_error_code, partition_of};
 use crate::log::{FetchIsolation, Partition, ReadLimit};
 use crate::request::{Spliced, Splicer};
 use crate::broker::Broker;
@@ -29,6 +29,7 @@ struct WantedTopic {
     partitions: Vec<Wanted>,
 }
 
+/// Fetch: reads every asked partition, long-polling until `min_bytes` or `max_wait_ms`.
 pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchRequest) -> Spliced<FetchResponse> {
     let fail = |e: ResponseError| Splicer::default().finish(FetchResponse::default().with_error_code(e.code()));
     if req.session_id != 0 || req.session_epoch > 0 {
@@ -46,10 +47,7 @@ pub async fn handle(broker: &Arc<Broker>, _ctx: &RequestContext, req: FetchReque
                     .partitions
                     .into_iter()
                     .map(|p| Wanted {
-                        partition: topic
-                            .as_ref()
-                            .map_err(|e| *e)
-                            .and_then(|topic| find_partition(topic, p.partition))
+                        partition: partition_of(&topic, p.partition)
                             .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part)),
                         index: p.partition,
                         offset: p.fetch_offset,

@@ -11,6 +11,8 @@ use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Metadata: this broker, and the topics asked for (all for a null list), auto-creating unknown
+/// ones when `auto.create.topics.enable` and the request allow it.
 pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataRequest) -> MetadataResponse {
     let version = ctx.header.request_api_version;
     // v0: an empty list means all topics; v1+: null means all, empty means none.

@@ -1,4 +1,5 @@
-//! One module per API family: each turns a decoded request into a response. Handlers reach the
+//! One module per API family (Kafka's `KafkaApis`, cut by family): each turns a decoded request
+//! into a response. Handlers take the `Broker`'s parts and the `request` context, and reach the
 //! storage only through `crate::log`, never files.
 
 pub mod admin;
@@ -22,8 +23,18 @@ use std::sync::Arc;
 /// authorizer, so, as Kafka without one, every operation a resource type supports is allowed;
 /// a field not asked for is i32::MIN, as in Kafka.
 pub(crate) mod authorized_ops {
-    // READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
-    // DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12 (Kafka's AclEntry.supportedOperations).
+    // Kafka's AclOperation codes.
+    const READ: u32 = 3;
+    const WRITE: u32 = 4;
+    const CREATE: u32 = 5;
+    const DELETE: u32 = 6;
+    const ALTER: u32 = 7;
+    const DESCRIBE: u32 = 8;
+    const CLUSTER_ACTION: u32 = 9;
+    const DESCRIBE_CONFIGS: u32 = 10;
+    const ALTER_CONFIGS: u32 = 11;
+    const IDEMPOTENT_WRITE: u32 = 12;
+
     const fn bits(ops: &[u32]) -> i32 {
         let mut v = 0i32;
         let mut i = 0;
@@ -33,10 +44,14 @@ pub(crate) mod authorized_ops {
         }
         v
     }
-    pub const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
-    pub const GROUP: i32 = bits(&[3, 6, 8]);
-    pub const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+    /// What a topic supports (Kafka's `AclEntry.supportedOperations(TOPIC)`).
+    pub const TOPIC: i32 = bits(&[READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
+    /// What a group supports.
+    pub const GROUP: i32 = bits(&[READ, DELETE, DESCRIBE]);
+    /// What the cluster supports.
+    pub const CLUSTER: i32 = bits(&[CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE]);
 
+    /// `ops` if the request asked for them, i32::MIN (Kafka's "not asked") otherwise.
     pub fn if_asked(asked: bool, ops: i32) -> i32 {
         if asked {
             ops
@@ -90,6 +105,13 @@ pub(crate) fn find_topic(broker: &Broker, name: &str, id: uuid::Uuid) -> Result<
     broker.logs.get(name).ok_or(ResponseError::UnknownTopicOrPartition)
 }
 
+/// The partition `index` of a topic lookup's outcome, or the lookup's error (Kafka's
+/// `getPartitionOrError`).
+pub(crate) fn partition_of(topic: &Result<Arc<Topic>, ResponseError>, index: i32) -> Result<Arc<Partition>, ResponseError> {
+    topic.as_ref().map_err(|e| *e).and_then(|t| find_partition(t, index))
+}
+
+/// The partition `index` of `topic`.
 pub(crate) fn find_partition(topic: &Topic, index: i32) -> Result<Arc<Partition>, ResponseError> {
     usize::try_from(index)
         .ok()

@@ -1,6 +1,6 @@
 //! ListOffsets (earliest, latest, by timestamp, max timestamp) and OffsetForLeaderEpoch.
 
-use super::{blocking, check_leader_epoch, find_partition, find_topic, log_error_code};
+use super::{blocking, check_leader_epoch, find_topic, log_error_code, partition_of};
 use crate::log::{Partition, LEADER_EPOCH};
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -17,6 +17,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
+/// ListOffsets: earliest, latest, max-timestamp or by-timestamp offsets per partition.
 pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let version = ctx.header.request_api_version;
     let read_committed = req.isolation_level == 1;
@@ -31,10 +32,7 @@ pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListO
                     .into_iter()
                     .map(|p| {
                         let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                        let found = topic
-                            .as_ref()
-                            .map_err(|e| *e)
-                            .and_then(|t| find_partition(t, p.partition_index))
+                        let found = partition_of(&topic, p.partition_index)
                             .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part))
                             .and_then(|part| lookup(&part, p.timestamp, read_committed));
                         match found {
@@ -90,10 +88,7 @@ pub async fn offset_for_leader_epoch(
                 .into_iter()
                 .map(|p| {
                     let resp = EpochEndOffset::default().with_partition(p.partition);
-                    let part = topic
-                        .as_ref()
-                        .map_err(|e| *e)
-                        .and_then(|t| find_partition(t, p.partition))
+                    let part = partition_of(&topic, p.partition)
                         .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part));
                     match part {
                         Err(e) => resp.with_error_code(e.code()).with_leader_epoch(-1).with_end_offset(-1),

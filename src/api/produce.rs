@@ -1,7 +1,7 @@
 //! Produce: validate each partition's batches, append them as they came (stamped with offsets).
 //! With `acks.all.fsync`, an acks=all request is answered once its data is fsynced.
 
-use super::{blocking, find_partition, find_topic, log_error_code};
+use super::{blocking, find_topic, log_error_code, partition_of};
 use crate::log::batch::ATTRIBUTES_OFFSET;
 use crate::log::validator::{AppendOrigin, ValidationError};
 use crate::log::{LogError, Partition};
@@ -68,7 +68,7 @@ fn append_all(b: &Arc<Broker>, req: ProduceRequest, fsync: bool) -> (Vec<TopicPr
         let mut partition_responses = Vec::with_capacity(t.partition_data.len());
         for (pi, p) in t.partition_data.into_iter().enumerate() {
             let partition = if matches!(acks, -1..=1) {
-                topic.as_ref().map_err(|e| *e).and_then(|t| find_partition(t, p.index))
+                partition_of(&topic, p.index)
             } else {
                 Err(ResponseError::InvalidRequiredAcks)
             };

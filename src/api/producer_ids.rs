@@ -7,6 +7,8 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
 
+/// InitProducerId: a new producer id for an idempotent producer, or the transaction
+/// coordinator's for a transactional one.
 pub async fn init_producer_id(broker: &Arc<Broker>, _ctx: &RequestContext, req: InitProducerIdRequest) -> InitProducerIdResponse {
     if let Some(id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()).map(|t| t.to_string()) {
         let b = broker.clone();

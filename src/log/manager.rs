@@ -303,6 +303,11 @@ impl LogManager {
         }
     }
 
+    /// The data directory and the space on its file system (DescribeLogDirs).
+    pub fn log_dir_usage(&self) -> super::log_dir::LogDirUsage {
+        super::log_dir::usage(&self.data_dir)
+    }
+
     /// Clean shutdown: flush and seal every partition, then leave the marker.
     pub fn close(&self) -> io::Result<()> {
         let (mut waits, mut fsyncs) = (0, 0);

@@ -9,6 +9,7 @@ pub mod error;
 mod group_commit;
 pub mod index;
 mod local_log;
+pub mod log_dir;
 pub mod log_loader;
 pub mod manager;
 pub mod partition;

@@ -1,4 +1,5 @@
-//! The network edge: the listener, per-connection framing, and dispatch to the API handlers.
+//! The network edge (Kafka's SocketServer and request routing): the listener, per-connection
+//! framing, and dispatch to the API handlers; and the broker's start and shutdown.
 
 mod connection;
 pub mod dispatch;
@@ -22,12 +23,16 @@ pub struct Handle {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Why the broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// The listener's address is taken or not ours.
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
+    /// The data dir could not be opened (a damaged file, permissions).
     #[error("cannot open data dir: {0}")]
     Log(#[from] crate::log::TopicError),
+    /// Another file could not be read or written.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -128,15 +133,19 @@ fn spawn_group_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
 }
 
 impl Handle {
+    /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
+    /// The host and port Metadata hands to clients.
     pub fn advertised(&self) -> &(String, u16) {
         &self.broker.advertised
     }
+    /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.broker.config.data_dir
     }
+    /// The broker's parts, for in-process callers (the fuzz harness).
     pub fn broker(&self) -> &Arc<Broker> {
         &self.broker
     }
