@@ -35,6 +35,9 @@ const GATE_LAG_MS: &str = "3600000";
 type Key = Vec<u8>;
 type Value = Option<Vec<u8>>;
 
+/// A record as the tests compare them: offset, key, value.
+type KeyedRecord = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
@@ -378,6 +381,7 @@ fn compacted_lines(b: &TestBroker, topic: &str) -> Vec<String> {
 
 /// Polls the log until the part below `boundary` is fully compacted (checking the invariants at
 /// every read). Returns the read that showed it.
+#[allow(clippy::too_many_arguments, reason = "each argument is one knob of the wait, named at every call")]
 fn wait_compacted(
     b: &TestBroker,
     topic: &str,
@@ -417,7 +421,7 @@ fn wait_compacted(
 
 /// The tombstone's batch in the partition's segment files: (attributes, base timestamp).
 fn batch_on_disk(dir: &Path, offset: i64) -> Option<(i16, i64)> {
-    let (_, path) = segment_files(dir).into_iter().filter(|(base, _)| *base <= offset).last()?;
+    let (_, path) = segment_files(dir).into_iter().rfind(|(base, _)| *base <= offset)?;
     let data = std::fs::read(path).ok()?;
     let h = log_batches(&data).into_iter().find(|h| h.base_offset <= offset && offset <= h.base_offset + h.last_offset_delta as i64)?;
     let at = h.file_pos;
@@ -627,7 +631,7 @@ fn compaction_keeps_latest_value_per_key_and_expires_tombstones() {
     }
 
     // A clean restart keeps exactly that.
-    let snapshot: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> =
+    let snapshot: Vec<KeyedRecord> =
         below.iter().map(|r| (r.offset, r.key.clone(), r.value.clone())).collect();
     b.stop();
     let stop_time = SystemTime::now();
@@ -636,7 +640,7 @@ fn compaction_keeps_latest_value_per_key_and_expires_tombstones() {
     assert!(stale.is_empty(), "{topic}: .log.cleaned files from before the restart: {stale:?}");
     let after = read_log(&b, &topic);
     check_invariants(&topic, &after, &acked, DELETE_RETENTION_MS);
-    let again: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> =
+    let again: Vec<KeyedRecord> =
         after.recs.iter().filter(|r| r.offset < boundary).map(|r| (r.offset, r.key.clone(), r.value.clone())).collect();
     assert_eq!(again, snapshot, "{topic}: compacted records changed across a SIGTERM restart");
     verify_segments(&dir);
@@ -776,7 +780,7 @@ fn keyless_record_refused_on_compacted_topic() {
     assert_eq!(produce_one(&p, &topic, Some(0), b"k1", b"v1"), (0, 0), "{topic}: the refused record took no offset");
     assert_eq!(produce_one(&p, &topic, Some(0), b"k2", b"v2"), (0, 1));
     let read = read_log(&b, &topic);
-    let got: Vec<(i64, Option<Vec<u8>>, Option<Vec<u8>>)> = read.recs.iter().map(|r| (r.offset, r.key.clone(), r.value.clone())).collect();
+    let got: Vec<KeyedRecord> = read.recs.iter().map(|r| (r.offset, r.key.clone(), r.value.clone())).collect();
     assert_eq!(
         got,
         vec![(0, Some(b"k1".to_vec()), Some(b"v1".to_vec())), (1, Some(b"k2".to_vec()), Some(b"v2".to_vec()))]

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 fn produce_n(b: &TestBroker, topic: &str, from: usize, n: usize) {
     let p = b.producer();
     for i in from..from + n {
-        let (_, offset) = produce_one(&p, topic, Some(0), format!("k{i}").as_bytes(), &vec![(i % 250) as u8; 200]);
+        let (_, offset) = produce_one(&p, topic, Some(0), format!("k{i}").as_bytes(), &[(i % 250) as u8; 200]);
         assert_eq!(offset, i as i64);
     }
 }
@@ -27,7 +27,7 @@ fn check_records(b: &TestBroker, topic: &str, n: usize) {
     assert_eq!(recs.len(), n, "records of {topic}");
     for (i, r) in recs.iter().enumerate() {
         assert_eq!(r.key.as_deref(), Some(format!("k{i}").as_bytes()), "key of offset {i}");
-        assert_eq!(r.value.as_deref(), Some(&vec![(i % 250) as u8; 200][..]), "value of offset {i}");
+        assert_eq!(r.value.as_deref(), Some(&[(i % 250) as u8; 200][..]), "value of offset {i}");
     }
 }
 

@@ -381,7 +381,7 @@ impl Member {
                             let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default();
                             sink.push(Rec { member: name.clone(), partition: p, offset: o, key });
                             positions.lock().unwrap().insert(p, o + 1);
-                            if spec.commit_below.map_or(true, |lim| o < lim) {
+                            if spec.commit_below.is_none_or(|lim| o < lim) {
                                 if let Err(e) = consumer.commit_message(&m, CommitMode::Sync) {
                                     st.error(format!("sync commit of {p}@{o} failed: {e}"));
                                 }
@@ -851,6 +851,7 @@ fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, Of
 
 /// Waits until `members` (by name) together own all `partitions`, with the sorted partition
 /// counts `sizes`, and the broker describes the group as Stable with exactly that many members.
+#[allow(clippy::too_many_arguments, reason = "each argument is one expectation of the wait, named at every call")]
 fn wait_owned(
     helper: &BaseConsumer,
     group: &str,

@@ -160,7 +160,7 @@ fn admin_create_with_partitions_and_segment_bytes() {
     // The per-topic segment.bytes takes effect: ~40 KB into partition 0 rolls many segments,
     // while the default topic keeps a single segment.
     let producer = b.producer_with(&[("linger.ms", "0"), ("batch.num.messages", "5")]);
-    let value = vec![b'v'; 200];
+    let value = [b'v'; 200];
     let mut futs = Vec::new();
     for i in 0..200 {
         for t in [&topic, &plain] {

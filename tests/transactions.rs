@@ -121,11 +121,8 @@ fn read_until_end_from(b: &TestBroker, topic: &str, starts: &[(i32, i64)], isola
         }
         match c.poll(Duration::from_millis(100)) {
             None => {}
-            Some(Err(e)) => {
-                if errors.len() < 20 {
-                    errors.push(e.to_string());
-                }
-            }
+            Some(Err(e)) if errors.len() < 20 => errors.push(e.to_string()),
+            Some(Err(_)) => {}
             Some(Ok(m)) => {
                 let p = m.partition();
                 let v = match m.payload() {
@@ -253,7 +250,7 @@ fn idempotent_producer_exactly_once_across_broker_restarts() {
                 }
                 seq += 1;
                 // Pacing so that the stream spans the broker restarts (not an assertion).
-                if seq % 4 == 0 {
+                if seq.is_multiple_of(4) {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }

@@ -420,6 +420,7 @@ pub fn fetch_all(
 
 /// One request at a time on one connection: back-to-back (`interval` zero) or one every
 /// `interval`, for a warm-up then a measured window. `check` validates each response frame.
+#[allow(clippy::too_many_arguments, reason = "one argument per knob of the measured run")]
 pub fn one_in_flight<R: Request>(
     addr: SocketAddr,
     version_preferred: i16,

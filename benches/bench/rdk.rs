@@ -171,6 +171,7 @@ pub fn produce(
 
 /// One producer (linger.ms=0) sending `rate` records per second: a warm-up, then a measured window
 /// in which each record is timed from send to its delivery report.
+#[allow(clippy::too_many_arguments, reason = "one argument per knob of the measured run")]
 pub fn fixed_rate(
     bootstrap: &str,
     topic: &str,
