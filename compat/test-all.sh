@@ -7,9 +7,10 @@
 # 2. `cargo build --bins --tests --benches` once (benches only compiled, in the dev profile);
 # 3. docker/build-image.sh (installs podman, builds the FROM-scratch image, starts podman's Docker API
 #    socket), then `cargo test --no-fail-fast` (unit + integration tests, the container test included);
-# 4. fuzz/smoke.sh: every fuzz target for FUZZ_SECONDS (30) with cargo-fuzz on the nightly toolchain
+# 4. `cargo clippy --all-targets -- -D warnings` (Cargo.toml's [lints] included);
+# 5. fuzz/smoke.sh: every fuzz target for FUZZ_SECONDS (30) with cargo-fuzz on the nightly toolchain
 #    (installed with `cargo install cargo-fuzz` when missing);
-# 5. every compat/*.sh client script (kcat.sh first) against the debug broker, target/debug/odradek,
+# 6. every compat/*.sh client script (kcat.sh first) against the debug broker, target/debug/odradek,
 #    each with ODRADEK_BIN set and a time limit (COMPAT_TIMEOUT, default 2400 s). Helpers the scripts
 #    share live in compat/lib/ (not run directly).
 #
@@ -134,6 +135,15 @@ if [ "$COMPAT_ONLY" -eq 0 ]; then
     if [ "$cargo_rc" -ne 0 ]; then log "cargo test FAILED (exit $cargo_rc)"; fi
 fi
 
+# ---------------------------------------------------------------- lints
+# The guard rails of Cargo.toml's [lints] and src/lib.rs, and every clippy warning, fail the run.
+clippy_rc=0
+if [ "$COMPAT_ONLY" -eq 0 ]; then
+    log "cargo clippy --all-targets -- -D warnings"
+    cargo clippy --all-targets -- -D warnings || clippy_rc=$?
+    if [ "$clippy_rc" -ne 0 ]; then log "clippy FAILED (exit $clippy_rc)"; fi
+fi
+
 # ---------------------------------------------------------------- fuzz smoke
 # Every fuzz target for FUZZ_SECONDS (default 30) on the nightly toolchain, so that a new crash
 # surfaces in CI; `cargo test` above already replayed the seeds and every crash ever found.
@@ -165,11 +175,12 @@ done
 echo
 if [ "$COMPAT_ONLY" -eq 0 ]; then
     if [ "$cargo_rc" -eq 0 ]; then log "cargo test: ok"; else log "cargo test: FAILED (exit $cargo_rc)"; fi
+    if [ "$clippy_rc" -eq 0 ]; then log "clippy: ok"; else log "clippy: FAILED (exit $clippy_rc)"; fi
     if [ "$fuzz_rc" -eq 0 ]; then log "fuzz smoke: ok"; else log "fuzz smoke: FAILED (exit $fuzz_rc)"; fi
 fi
 if [ "$failed" -gt 0 ]; then log "compat scripts failed: ${failed_names[*]}"; fi
 echo "$passed passed, $failed failed"
 
-if [ "$cargo_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
+if [ "$cargo_rc" -ne 0 ] || [ "$clippy_rc" -ne 0 ] || [ "$fuzz_rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
     exit 1
 fi

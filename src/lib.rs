@@ -46,6 +46,8 @@
 //! sends the bytes around it and the file range with sendfile(2). Too little data: the handler
 //! waits on the partitions' watch channels until `max_wait_ms`.
 
+#![warn(unreachable_pub)]
+
 pub mod api;
 pub mod broker;
 pub mod config;

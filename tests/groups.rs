@@ -591,6 +591,7 @@ impl ChildMember {
 
     fn kill9(&mut self) {
         let mut c = self.child.take().expect("child not running");
+        // SAFETY: kill(2) takes any pid and signal; this is our own unreaped child.
         unsafe {
             libc::kill(c.id() as libc::pid_t, libc::SIGKILL);
         }

@@ -30,8 +30,9 @@ const SENDFILE_CALL: usize = 16 << 20;
 
 /// CPU seconds (user + system) of the calling thread.
 pub fn thread_cpu_s() -> f64 {
-    // SAFETY: getrusage only writes the struct it is given, which lives on this stack frame.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct it is given, which lives on this stack frame.
     if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
         return f64::NAN;
     }

@@ -45,14 +45,14 @@ pub(crate) mod authorized_ops {
         v
     }
     /// What a topic supports (Kafka's `AclEntry.supportedOperations(TOPIC)`).
-    pub const TOPIC: i32 = bits(&[READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
+    pub(crate) const TOPIC: i32 = bits(&[READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
     /// What a group supports.
-    pub const GROUP: i32 = bits(&[READ, DELETE, DESCRIBE]);
+    pub(crate) const GROUP: i32 = bits(&[READ, DELETE, DESCRIBE]);
     /// What the cluster supports.
-    pub const CLUSTER: i32 = bits(&[CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE]);
+    pub(crate) const CLUSTER: i32 = bits(&[CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE]);
 
     /// `ops` if the request asked for them, i32::MIN (Kafka's "not asked") otherwise.
-    pub fn if_asked(asked: bool, ops: i32) -> i32 {
+    pub(crate) fn if_asked(asked: bool, ops: i32) -> i32 {
         if asked {
             ops
         } else {

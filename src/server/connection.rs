@@ -41,7 +41,7 @@ const GROW_STEP: usize = 1024 * 1024;
 const COPY_BELOW: usize = 4096;
 
 /// Serves one client connection until it closes, errs, idles out or the broker shuts down.
-pub async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
+pub(super) async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
     let (r, w) = socket.into_split();
     let mut reader = FrameReader { half: r, buf: BytesMut::new(), grown: false };
     let mut writer = BufWriter::with_capacity(64 * 1024, w);

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub async fn run(listener: TcpListener, broker: Arc<Broker>) {
+pub(super) async fn run(listener: TcpListener, broker: Arc<Broker>) {
     let mut shutdown = broker.shutdown.clone();
     let quotas = ConnectionQuotas::new(broker.config.max_connections, broker.config.max_connections_per_ip);
     loop {

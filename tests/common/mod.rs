@@ -232,6 +232,7 @@ impl TestBroker {
         let mut child = self.child.take().expect("broker not running");
         let pid = child.id() as libc::pid_t;
         let t0 = Instant::now();
+        // SAFETY: kill(2) takes any pid and signal; `pid` is our own unreaped child.
         unsafe {
             libc::kill(pid, libc::SIGTERM);
         }
@@ -255,6 +256,7 @@ impl TestBroker {
     /// SIGKILL (kill -9) and reap.
     pub fn kill9(&mut self) {
         let mut child = self.child.take().expect("broker not running");
+        // SAFETY: kill(2) takes any pid and signal; this is our own unreaped child.
         unsafe {
             libc::kill(child.id() as libc::pid_t, libc::SIGKILL);
         }
