@@ -1,6 +1,6 @@
 //! CreateTopics and DeleteTopics.
 
-use super::{blocking, find_topic, partition_of};
+use super::{blocking, blocking_each, per_partition};
 use crate::config::TOPIC_KEYS;
 use crate::log::TopicError;
 use crate::broker::Broker;
@@ -143,25 +143,18 @@ pub async fn delete_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: Dele
     } else {
         req.topic_names.into_iter().map(|n| (Some(n), uuid::Uuid::nil())).collect()
     };
-    let b = broker.clone();
-    let responses = blocking(move || {
-        wanted
-            .into_iter()
-            .map(|(name, id)| {
-                let resolved = match &name {
-                    Some(n) => b.logs.get(&n.0).ok_or(ResponseError::UnknownTopicOrPartition),
-                    None => b.logs.get_by_id(id).ok_or(ResponseError::UnknownTopicId),
-                };
-                let result = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
-                match resolved.and_then(|t| b.logs.delete_topic(&t.name).map_err(|e| topic_error_code(&e))) {
-                    Ok(t) => result.with_name(Some(TopicName(StrBytes::from_string(t.name.clone())))).with_topic_id(t.id),
-                    Err(e) => result.with_error_code(e.code()),
-                }
-            })
-            .collect::<Vec<_>>()
+    let responses = blocking_each(broker, wanted, |b, (name, id)| {
+        let resolved = match &name {
+            Some(n) => b.logs.get(&n.0).ok_or(ResponseError::UnknownTopicOrPartition),
+            None => b.logs.get_by_id(id).ok_or(ResponseError::UnknownTopicId),
+        };
+        let result = DeletableTopicResult::default().with_name(name.clone()).with_topic_id(id);
+        match resolved.and_then(|t| b.logs.delete_topic(&t.name).map_err(|e| topic_error_code(&e))) {
+            Ok(t) => result.with_name(Some(TopicName(StrBytes::from_string(t.name.clone())))).with_topic_id(t.id),
+            Err(e) => result.with_error_code(e.code()),
+        }
     })
-    .await
-    .unwrap_or_default();
+    .await;
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
@@ -208,31 +201,17 @@ pub async fn create_partitions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
 /// DeleteRecords: moves each partition's log start offset up.
 pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
     use delete_records_response::*;
-    let b = broker.clone();
-    let topics = blocking(move || {
-        req.topics
-            .into_iter()
-            .map(|t| {
-                let topic = find_topic(&b, &t.name.0, uuid::Uuid::nil());
-                let partitions = t
-                    .partitions
-                    .into_iter()
-                    .map(|p| {
-                        let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                        let res = partition_of(&topic, p.partition_index)
-                            .and_then(|part| part.delete_records(p.offset).map_err(|e| super::log_error_code(&e)));
-                        match res {
-                            Ok(low) => r.with_low_watermark(low),
-                            Err(e) => r.with_error_code(e.code()).with_low_watermark(-1),
-                        }
-                    })
-                    .collect();
-                DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(partitions)
-            })
-            .collect::<Vec<_>>()
+    let topics = blocking_each(broker, req.topics, |b, t| {
+        let partitions = per_partition(b, &t.name.0, t.partitions, |p| p.partition_index, |p, part| {
+            let r = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+            match part.and_then(|part| part.delete_records(p.offset).map_err(|e| super::log_error_code(&e))) {
+                Ok(low) => r.with_low_watermark(low),
+                Err(e) => r.with_error_code(e.code()).with_low_watermark(-1),
+            }
+        });
+        DeleteRecordsTopicResult::default().with_name(t.name).with_partitions(partitions)
     })
-    .await
-    .unwrap_or_default();
+    .await;
     DeleteRecordsResponse::default().with_topics(topics)
 }
 

@@ -23,33 +23,39 @@ use std::sync::Arc;
 /// authorizer, so, as Kafka without one, every operation a resource type supports is allowed;
 /// a field not asked for is i32::MIN, as in Kafka.
 pub(crate) mod authorized_ops {
-    // Kafka's AclOperation codes.
-    const READ: u32 = 3;
-    const WRITE: u32 = 4;
-    const CREATE: u32 = 5;
-    const DELETE: u32 = 6;
-    const ALTER: u32 = 7;
-    const DESCRIBE: u32 = 8;
-    const CLUSTER_ACTION: u32 = 9;
-    const DESCRIBE_CONFIGS: u32 = 10;
-    const ALTER_CONFIGS: u32 = 11;
-    const IDEMPOTENT_WRITE: u32 = 12;
+    /// Kafka's AclOperation codes (the bit each sets).
+    #[derive(Clone, Copy)]
+    #[repr(u32)]
+    enum Op {
+        Read = 3,
+        Write = 4,
+        Create = 5,
+        Delete = 6,
+        Alter = 7,
+        Describe = 8,
+        ClusterAction = 9,
+        DescribeConfigs = 10,
+        AlterConfigs = 11,
+        IdempotentWrite = 12,
+    }
+    use Op::*;
 
-    const fn bits(ops: &[u32]) -> i32 {
+    const fn bits(ops: &[Op]) -> i32 {
         let mut v = 0i32;
         let mut i = 0;
         while i < ops.len() {
-            v |= 1 << ops[i];
+            v |= 1 << ops[i] as u32;
             i += 1;
         }
         v
     }
+
     /// What a topic supports (Kafka's `AclEntry.supportedOperations(TOPIC)`).
-    pub(crate) const TOPIC: i32 = bits(&[READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
+    pub(crate) const TOPIC: i32 = bits(&[Read, Write, Create, Delete, Alter, Describe, DescribeConfigs, AlterConfigs]);
     /// What a group supports.
-    pub(crate) const GROUP: i32 = bits(&[READ, DELETE, DESCRIBE]);
+    pub(crate) const GROUP: i32 = bits(&[Read, Delete, Describe]);
     /// What the cluster supports.
-    pub(crate) const CLUSTER: i32 = bits(&[CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE]);
+    pub(crate) const CLUSTER: i32 = bits(&[Create, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite]);
 
     /// `ops` if the request asked for them, i32::MIN (Kafka's "not asked") otherwise.
     pub(crate) fn if_asked(asked: bool, ops: i32) -> i32 {
@@ -67,6 +73,17 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
         tracing::error!(error = %e, "storage task failed");
         ResponseError::UnknownServerError
     })
+}
+
+/// Answers each item of a request (a topic, say) with `answer` on a blocking thread, as storage
+/// work must not run on the async workers. Empty if the work panicked (logged by `blocking`).
+pub(crate) async fn blocking_each<T, R>(broker: &Arc<Broker>, items: Vec<T>, answer: impl Fn(&Broker, T) -> R + Send + 'static) -> Vec<R>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    let b = broker.clone();
+    blocking(move || items.into_iter().map(|item| answer(&b, item)).collect()).await.unwrap_or_default()
 }
 
 /// The Kafka error a storage failure maps to.
@@ -103,6 +120,25 @@ pub(crate) fn find_topic(broker: &Broker, name: &str, id: uuid::Uuid) -> Result<
         return broker.logs.get_by_id(id).filter(|_| !id.is_nil()).ok_or(ResponseError::UnknownTopicId);
     }
     broker.logs.get(name).ok_or(ResponseError::UnknownTopicOrPartition)
+}
+
+/// Looks a request's topic up by name once, then answers each of its partitions with `answer`,
+/// given the partition (by `index_of`) or why there is none.
+pub(crate) fn per_partition<P, R>(
+    broker: &Broker,
+    topic: &str,
+    partitions: Vec<P>,
+    index_of: impl Fn(&P) -> i32,
+    mut answer: impl FnMut(P, Result<Arc<Partition>, ResponseError>) -> R,
+) -> Vec<R> {
+    let topic = find_topic(broker, topic, uuid::Uuid::nil());
+    partitions
+        .into_iter()
+        .map(|p| {
+            let partition = partition_of(&topic, index_of(&p));
+            answer(p, partition)
+        })
+        .collect()
 }
 
 /// The partition `index` of a topic lookup's outcome, or the lookup's error (Kafka's

@@ -1,6 +1,6 @@
 //! ListOffsets (earliest, latest, by timestamp, max timestamp) and OffsetForLeaderEpoch.
 
-use super::{blocking, check_leader_epoch, find_topic, log_error_code, partition_of};
+use super::{blocking_each, check_leader_epoch, log_error_code, per_partition};
 use crate::log::{Partition, LEADER_EPOCH};
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -21,39 +21,23 @@ const LATEST_TIERED: i64 = -5;
 pub async fn list_offsets(broker: &Arc<Broker>, ctx: &RequestContext, req: ListOffsetsRequest) -> ListOffsetsResponse {
     let version = ctx.header.request_api_version;
     let read_committed = req.isolation_level == 1;
-    let b = broker.clone();
-    let topics = blocking(move || {
-        req.topics
-            .into_iter()
-            .map(|t| {
-                let topic = find_topic(&b, &t.name.0, uuid::Uuid::nil());
-                let partitions = t
-                    .partitions
-                    .into_iter()
-                    .map(|p| {
-                        let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
-                        let found = partition_of(&topic, p.partition_index)
-                            .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part))
-                            .and_then(|part| lookup(&part, p.timestamp, read_committed));
-                        match found {
-                            Ok((offset, timestamp)) => {
-                                let resp = resp.with_offset(offset).with_timestamp(timestamp);
-                                if version >= 4 && offset >= 0 {
-                                    resp.with_leader_epoch(LEADER_EPOCH)
-                                } else {
-                                    resp
-                                }
-                            }
-                            Err(e) => resp.with_error_code(e.code()).with_offset(-1).with_timestamp(-1),
-                        }
-                    })
-                    .collect();
-                ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(partitions)
-            })
-            .collect::<Vec<_>>()
+    let topics = blocking_each(broker, req.topics, move |b, t| {
+        let partitions = per_partition(b, &t.name.0, t.partitions, |p| p.partition_index, |p, part| {
+            let resp = ListOffsetsPartitionResponse::default().with_partition_index(p.partition_index);
+            let found = part
+                .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part))
+                .and_then(|part| lookup(&part, p.timestamp, read_committed));
+            match found {
+                Ok((offset, timestamp)) if version >= 4 && offset >= 0 => {
+                    resp.with_offset(offset).with_timestamp(timestamp).with_leader_epoch(LEADER_EPOCH)
+                }
+                Ok((offset, timestamp)) => resp.with_offset(offset).with_timestamp(timestamp),
+                Err(e) => resp.with_error_code(e.code()).with_offset(-1).with_timestamp(-1),
+            }
+        });
+        ListOffsetsTopicResponse::default().with_name(t.name).with_partitions(partitions)
     })
-    .await
-    .unwrap_or_default();
+    .await;
     ListOffsetsResponse::default().with_topics(topics)
 }
 
@@ -82,24 +66,15 @@ pub async fn offset_for_leader_epoch(
         .topics
         .into_iter()
         .map(|t| {
-            let topic = find_topic(broker, &t.topic.0, uuid::Uuid::nil());
-            let partitions = t
-                .partitions
-                .into_iter()
-                .map(|p| {
-                    let resp = EpochEndOffset::default().with_partition(p.partition);
-                    let part = partition_of(&topic, p.partition)
-                        .and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part));
-                    match part {
-                        Err(e) => resp.with_error_code(e.code()).with_leader_epoch(-1).with_end_offset(-1),
-                        Ok(part) if p.leader_epoch == LEADER_EPOCH => {
-                            resp.with_leader_epoch(LEADER_EPOCH).with_end_offset(part.log_end_offset())
-                        }
-                        // Kafka: an epoch we never had -> UNDEFINED_EPOCH and UNDEFINED_OFFSET.
-                        Ok(_) => resp.with_leader_epoch(-1).with_end_offset(-1),
-                    }
-                })
-                .collect();
+            let partitions = per_partition(broker, &t.topic.0, t.partitions, |p| p.partition, |p, part| {
+                let resp = EpochEndOffset::default().with_partition(p.partition);
+                match part.and_then(|part| check_leader_epoch(p.current_leader_epoch).map(|_| part)) {
+                    Err(e) => resp.with_error_code(e.code()).with_leader_epoch(-1).with_end_offset(-1),
+                    Ok(part) if p.leader_epoch == LEADER_EPOCH => resp.with_leader_epoch(LEADER_EPOCH).with_end_offset(part.log_end_offset()),
+                    // Kafka: an epoch we never had -> UNDEFINED_EPOCH and UNDEFINED_OFFSET.
+                    Ok(_) => resp.with_leader_epoch(-1).with_end_offset(-1),
+                }
+            });
             OffsetForLeaderTopicResult::default().with_topic(t.topic).with_partitions(partitions)
         })
         .collect();
