@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod config;
+pub mod config_def;
 pub mod fuzz;
 pub mod group;
 pub mod log;

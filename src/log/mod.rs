@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod cleaner;
 pub mod compression;
+pub mod config;
 pub mod index;
 pub mod manager;
 pub mod partition;
@@ -12,7 +13,7 @@ pub mod records;
 pub mod segment;
 pub mod validator;
 
-pub use manager::{LogManager, Topic, TopicError};
+pub use manager::{LogManager, LogManagerConfig, Topic, TopicError};
 pub use partition::{LogError, Partition, LEADER_EPOCH};
 pub use segment::FileSlice;
 

@@ -10,7 +10,7 @@ use super::records;
 use super::validator::{self, AppendOrigin, ValidBatch, ValidationError};
 use super::segment::{self, Segment};
 use super::list_dir;
-use crate::config::LogConfig;
+use super::config::LogConfig;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -502,7 +502,7 @@ impl Partition {
         let mut log = self.lock();
         let now = now_ms();
         let cfg = log.config.clone();
-        if !cfg.cleanup_policy.split(',').any(|p| p == "delete") {
+        if !cfg.cleanup_policy.delete() {
             return Ok(0);
         }
         let expired = |s: &Segment| {
@@ -573,7 +573,7 @@ impl Partition {
         use super::cleaner::{CleanPlan, CleanableSegment};
         let log = self.lock();
         let cfg = &log.config;
-        if !cfg.cleanup_policy.split(',').any(|p| p == "compact") {
+        if !cfg.cleanup_policy.compact() {
             return None;
         }
         let lso = log.last_stable_offset();
@@ -728,7 +728,7 @@ fn recompress_all(batches: &[u8], valid: &[ValidBatch], target: kafka_protocol::
 /// What the validator needs of a partition's config.
 fn validation_config(c: &LogConfig) -> validator::ValidationConfig {
     validator::ValidationConfig {
-        compacted: c.cleanup_policy.split(',').any(|p| p == "compact"),
+        compacted: c.cleanup_policy.compact(),
         max_message_bytes: usize::try_from(c.max_message_bytes).unwrap_or(0),
     }
 }
