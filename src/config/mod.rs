@@ -4,12 +4,18 @@
 //! keeps `LogConfig` in storage; this module depends on them, not the other way round.
 
 mod describe;
+/// The broker key rows.
 pub mod keys;
+/// The README's tables, rendered from the rows.
 pub mod readme;
+/// CLI, environment and properties-file collection.
 pub mod sources;
 
+/// Re-exported so `crate::config::parse_properties` and `ConfigError` keep working.
 pub use crate::config_def::{parse_properties, ConfigError};
+/// Re-exported so `crate::config::LogConfig` keeps working.
 pub use crate::log::config::LogConfig;
+/// DescribeConfigs entries built from the rows.
 pub use describe::{Described, Synonym};
 
 use crate::config_def::{invalid, Value, Values};

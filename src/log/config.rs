@@ -197,7 +197,6 @@ impl Default for LogConfig {
     fn default() -> Self {
         // The rows' defaults are constants, all checked by `every_default_is_valid`: no input
         // reaches this, so it cannot fail at run time.
-        #[allow(clippy::expect_used)]
         LogConfig::from_props(&LogDefaults::default(), &BTreeMap::new()).expect("the topic rows' defaults are valid")
     }
 }
@@ -243,11 +242,6 @@ impl LogConfig {
         let raw = overrides.get(name).map(String::as_str).or_else(|| defaults.value(name))?;
         Some(key.key.parse(raw).map(|v| v.to_string()).unwrap_or_else(|_| raw.to_string()))
     }
-}
-
-/// The rows as ConfigDef rows (for callers that only need name, type and doc).
-pub fn topic_config_keys() -> impl Iterator<Item = &'static ConfigKey> {
-    TOPIC_KEYS.iter().map(|t| &t.key)
 }
 
 /// Whether `name` is a LIST topic key (APPEND and SUBTRACT apply only to those).
