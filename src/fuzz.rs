@@ -2,7 +2,7 @@
 //! `tests/fuzz_corpus.rs` replays the checked-in seeds and crash inputs through them. Each takes
 //! arbitrary bytes and returns early on anything it cannot use; a panic is a bug.
 
-use crate::config::{parse_properties, Config, LogConfig, TOPIC_KEYS};
+use crate::config::{parse_properties, Config, LogConfig};
 use crate::log::validator::{self, AppendOrigin, ValidationConfig};
 use crate::log::{batch, records, FetchIsolation, Partition, ReadLimit, Shutdown};
 use crate::request::{Chunk, Frame};
@@ -333,13 +333,13 @@ pub fn properties(data: &[u8]) {
     // `parse_properties` below).
     let _ = crate::log::topics_file::parse_topics(data);
     let pairs: BTreeMap<String, String> = parse_properties(&String::from_utf8_lossy(data)).into_iter().collect();
-    let topic_pairs: BTreeMap<String, String> = pairs.iter().filter(|(k, _)| TOPIC_KEYS.iter().any(|(t, _)| t == k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let topic_pairs: BTreeMap<String, String> = pairs.iter().filter(|(k, _)| crate::log::config::topic_key(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
     static DEFAULTS: OnceLock<Config> = OnceLock::new();
     let defaults = DEFAULTS.get_or_init(|| Config::from_map(BTreeMap::new()).expect("default config"));
     let _ = defaults.log_config(&pairs);
     let _ = defaults.log_config(&topic_pairs);
     if let Ok(config) = Config::from_map(pairs) {
         let _ = config.log_config(&topic_pairs);
-        let _ = config.describe();
+        let _ = config.describe_broker();
     }
 }

@@ -51,6 +51,7 @@
 pub mod api;
 pub mod broker;
 pub mod config;
+pub mod config_def;
 pub mod fuzz;
 pub mod group;
 pub mod internal_topic;

@@ -41,7 +41,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    odradek::log::LogManager::prepare_descriptors(&config);
+    odradek::log::LogManager::prepare_descriptors(&config.data_dir);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -587,9 +587,9 @@ fn internal_seeds(seeds: &mut Seeds, snapshot: &[u8]) {
 fn properties_seeds(seeds: &mut Seeds) {
     let dir = seeds.target("properties");
     let defaults = odradek::Config::from_map(Default::default()).expect("default config");
-    let all: String = defaults.describe().iter().map(|(k, v, _)| format!("{k}={v}\n")).collect();
+    let all: String = defaults.describe_broker().iter().map(|d| format!("{}={}\n", d.name, d.value.as_deref().unwrap_or_default())).collect();
     seeds.write(&dir, "every-broker-key", all.as_bytes());
-    let topic: String = odradek::config::TOPIC_KEYS.iter().map(|(k, _)| format!("{k}={}\n", defaults.broker_default_for_topic_key(k))).collect();
+    let topic: String = odradek::log::config::TOPIC_KEYS.iter().map(|t| format!("{}={}\n", t.key.name, defaults.broker_default_for_topic_key(t.key.name))).collect();
     seeds.write(&dir, "every-topic-key", topic.as_bytes());
     let server = "# A server.properties as people write it\n\
         listeners=PLAINTEXT://localhost:19092\n\

@@ -1,7 +1,6 @@
 //! CreateTopics and DeleteTopics.
 
 use super::{blocking, blocking_each, per_partition};
-use crate::config::TOPIC_KEYS;
 use crate::log::TopicError;
 use crate::broker::Broker;
 use crate::request::RequestContext;
@@ -12,11 +11,6 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-
-/// Kafka's ConfigSource values in CreateTopics v5+.
-const SOURCE_TOPIC: i8 = 1;
-const SOURCE_STATIC_BROKER: i8 = 4;
-const SOURCE_DEFAULT: i8 = 5;
 
 /// Names that a request lists more than once (Kafka refuses those entries with INVALID_REQUEST).
 fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> HashSet<String> {
@@ -116,20 +110,15 @@ pub async fn create_topics(broker: &Arc<Broker>, ctx: &RequestContext, req: Crea
 
 /// Every topic-level config with its value and where it came from (CreateTopics v5+).
 fn described_configs(broker: &Broker, overrides: &BTreeMap<String, String>) -> Vec<CreatableTopicConfigs> {
-    TOPIC_KEYS
-        .iter()
-        .map(|(key, broker_key)| {
-            let (value, source) = match overrides.get(*key) {
-                Some(v) => (v.clone(), SOURCE_TOPIC),
-                None => {
-                    let source = if broker.config.is_set(broker_key) { SOURCE_STATIC_BROKER } else { SOURCE_DEFAULT };
-                    (broker.config.broker_default_for_topic_key(key), source)
-                }
-            };
+    broker
+        .config
+        .describe_topic(overrides)
+        .into_iter()
+        .map(|d| {
             CreatableTopicConfigs::default()
-                .with_name(StrBytes::from_static_str(key))
-                .with_value(Some(StrBytes::from_string(value)))
-                .with_config_source(source)
+                .with_name(StrBytes::from_static_str(d.name))
+                .with_value(d.value.map(StrBytes::from_string))
+                .with_config_source(d.source)
         })
         .collect()
 }

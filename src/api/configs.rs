@@ -1,10 +1,12 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topic (and, read-only, broker)
-//! resources, reporting values, sources and synonyms as Kafka does.
+//! resources. The entries come from the config rows (`config::describe`): types, sources,
+//! synonyms and documentation as Kafka 4.x reports them. Both alter APIs share one body.
 
 use super::admin::topic_error_code;
 use super::blocking;
-use crate::config::{topic_key_type, TOPIC_KEYS};
 use crate::broker::Broker;
+use crate::config::Described;
+use crate::log::config::{is_list, parse_list, topic_key};
 use crate::request::RequestContext;
 use kafka_protocol::messages::describe_configs_response::*;
 use kafka_protocol::messages::*;
@@ -13,17 +15,39 @@ use kafka_protocol::ResponseError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
-/// Kafka's ConfigSource values.
-const DYNAMIC_TOPIC_CONFIG: i8 = 1;
-const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+/// Kafka's `ConfigResource.Type` codes.
+pub mod resource_type {
+    /// A topic.
+    pub const TOPIC: i8 = 2;
+    /// A broker, by id (or the empty name for cluster-wide defaults).
+    pub const BROKER: i8 = 4;
+    /// A broker's loggers.
+    pub const BROKER_LOGGER: i8 = 8;
+    /// A client metrics subscription.
+    pub const CLIENT_METRICS: i8 = 16;
+    /// A consumer group.
+    pub const GROUP: i8 = 32;
+}
+
+/// Kafka's `AlterConfigOp.OpType` codes (IncrementalAlterConfigs).
+pub mod config_op {
+    /// Set the value.
+    pub const SET: i8 = 0;
+    /// Remove the override (back to the default).
+    pub const DELETE: i8 = 1;
+    /// Add items to a LIST value.
+    pub const APPEND: i8 = 2;
+    /// Remove items from a LIST value.
+    pub const SUBTRACT: i8 = 3;
+}
+
+use resource_type::{BROKER, TOPIC};
 
 fn sb(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
 
+/// DescribeConfigs (Kafka's `ConfigHelper.describeConfigs`).
 pub async fn describe_configs(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
     let version = ctx.header.request_api_version;
     let results = req
@@ -31,19 +55,16 @@ pub async fn describe_configs(broker: &Arc<Broker>, ctx: &RequestContext, req: D
         .into_iter()
         .map(|r| {
             let result = DescribeConfigsResult::default().with_resource_type(r.resource_type).with_resource_name(r.resource_name.clone());
-            let wanted = |k: &str| r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|w| w.as_str() == k));
-            let configs = match r.resource_type {
+            let entries = match r.resource_type {
                 TOPIC => match broker.logs.get(&r.resource_name) {
-                    Some(t) => topic_configs(broker, &t.configs, req.include_synonyms, version, &wanted),
+                    Some(t) => broker.config.describe_topic(&t.configs),
                     None => {
                         return result
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code())
                             .with_error_message(Some(sb(format!("Topic {} does not exist", r.resource_name.as_str()))))
                     }
                 },
-                BROKER if r.resource_name.is_empty() || r.resource_name.as_str() == broker.node_id.to_string() => {
-                    broker_configs(broker, req.include_synonyms, version, &wanted)
-                }
+                BROKER if r.resource_name.is_empty() || r.resource_name.as_str() == broker.node_id.to_string() => broker.config.describe_broker(),
                 BROKER => {
                     return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(sb(format!(
                         "Unexpected broker id, expected {} or empty string, but received {}",
@@ -57,204 +78,182 @@ pub async fn describe_configs(broker: &Arc<Broker>, ctx: &RequestContext, req: D
                         .with_error_message(Some(sb(format!("Unsupported resource type {other}"))))
                 }
             };
+            let wanted = |k: &str| r.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|w| w.as_str() == k));
+            let configs = entries
+                .into_iter()
+                .filter(|d| wanted(d.name))
+                .map(|d| entry(d, req.include_synonyms, req.include_documentation, version))
+                .collect();
             result.with_configs(configs)
         })
         .collect();
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn entry(name: &str, value: String, source: i8, config_type: i8, read_only: bool, synonyms: Vec<DescribeConfigsSynonym>, version: i16) -> DescribeConfigsResourceResult {
+/// One entry of the response; `config_type` and `documentation` exist from v3.
+fn entry(d: Described, include_synonyms: bool, include_documentation: bool, version: i16) -> DescribeConfigsResourceResult {
+    let synonyms = match include_synonyms {
+        true => d.synonyms.into_iter().map(|s| DescribeConfigsSynonym::default().with_name(sb(s.name)).with_value(s.value.map(sb)).with_source(s.source)).collect(),
+        false => Vec::new(),
+    };
     let e = DescribeConfigsResourceResult::default()
-        .with_name(sb(name))
-        .with_value(Some(sb(value)))
-        .with_read_only(read_only)
-        .with_config_source(source)
+        .with_name(sb(d.name))
+        .with_value(d.value.map(sb))
+        .with_read_only(d.read_only)
+        .with_is_sensitive(d.sensitive)
+        .with_config_source(d.source)
         .with_synonyms(synonyms);
-    if version >= 3 {
-        e.with_config_type(config_type)
-    } else {
-        e
+    if version < 3 {
+        return e;
     }
+    e.with_config_type(d.config_type).with_documentation(include_documentation.then(|| sb(d.doc)))
 }
 
-fn synonym(name: &str, value: String, source: i8) -> DescribeConfigsSynonym {
-    DescribeConfigsSynonym::default().with_name(sb(name)).with_value(Some(sb(value))).with_source(source)
+/// One change asked of a key: the shape both alter APIs reduce to.
+struct Change {
+    key: String,
+    op: i8,
+    value: Option<String>,
 }
 
-fn topic_configs(
-    broker: &Broker,
-    overrides: &BTreeMap<String, String>,
-    include_synonyms: bool,
-    version: i16,
-    wanted: &dyn Fn(&str) -> bool,
-) -> Vec<DescribeConfigsResourceResult> {
-    TOPIC_KEYS
-        .iter()
-        .filter(|(k, _)| wanted(k))
-        .map(|(key, broker_key)| {
-            let broker_value = broker.config.broker_default_for_topic_key(key);
-            let broker_source = if broker.config.is_set(broker_key) { STATIC_BROKER_CONFIG } else { DEFAULT_CONFIG };
-            let (value, source) = match overrides.get(*key) {
-                Some(v) => (v.clone(), DYNAMIC_TOPIC_CONFIG),
-                None => (broker_value.clone(), broker_source),
-            };
-            let mut synonyms = Vec::new();
-            if include_synonyms {
-                if let Some(v) = overrides.get(*key) {
-                    synonyms.push(synonym(key, v.clone(), DYNAMIC_TOPIC_CONFIG));
-                }
-                synonyms.push(synonym(broker_key, broker_value, broker_source));
-            }
-            entry(key, value, source, topic_key_type(key), false, synonyms, version)
-        })
-        .collect()
-}
-
-fn broker_configs(broker: &Broker, include_synonyms: bool, version: i16, wanted: &dyn Fn(&str) -> bool) -> Vec<DescribeConfigsResourceResult> {
-    broker
-        .config
-        .describe()
-        .into_iter()
-        .filter(|(k, _, _)| wanted(k))
-        .map(|(key, value, set)| {
-            let source = if set { STATIC_BROKER_CONFIG } else { DEFAULT_CONFIG };
-            let config_type = if value == "true" || value == "false" {
-                1
-            } else if value.parse::<i64>().is_ok() {
-                5
-            } else if value.parse::<f64>().is_ok() {
-                6
-            } else {
-                2
-            };
-            let synonyms = if include_synonyms { vec![synonym(&key, value.clone(), source)] } else { Vec::new() };
-            // Odradek has no dynamic broker configs: every broker config is read-only.
-            entry(&key, value, source, config_type, true, synonyms, version)
-        })
-        .collect()
-}
-
-/// Applies one resource's alteration to a topic; `f` turns the current overrides into the new ones.
-fn alter_topic(
-    broker: &Broker,
+/// One resource's alteration: `replace` (the legacy AlterConfigs) starts from no overrides.
+struct Alteration {
     resource_type: i8,
-    name: &str,
-    validate_only: bool,
-    f: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, (ResponseError, String)>,
-) -> (i16, Option<StrBytes>) {
-    if resource_type == BROKER {
+    name: StrBytes,
+    replace: bool,
+    changes: Vec<Change>,
+}
+
+/// Applies every alteration (off the async threads: it may write `topics.json`) and returns
+/// each resource's type, name, error code and message.
+async fn alter(broker: &Arc<Broker>, alterations: Vec<Alteration>, validate_only: bool) -> Vec<(i8, StrBytes, i16, Option<StrBytes>)> {
+    let b = broker.clone();
+    blocking(move || {
+        alterations
+            .into_iter()
+            .map(|a| {
+                let (code, msg) = alter_topic(&b, &a, validate_only);
+                (a.resource_type, a.name, code, msg)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Applies one resource's alteration to a topic.
+fn alter_topic(broker: &Broker, a: &Alteration, validate_only: bool) -> (i16, Option<StrBytes>) {
+    if a.resource_type == BROKER {
         return (ResponseError::InvalidRequest.code(), Some(sb("Odradek has no dynamic broker configs; set them at start-up")));
     }
-    if resource_type != TOPIC {
-        return (ResponseError::InvalidRequest.code(), Some(sb(format!("Unsupported resource type {resource_type}"))));
+    if a.resource_type != TOPIC {
+        return (ResponseError::InvalidRequest.code(), Some(sb(format!("Unsupported resource type {}", a.resource_type))));
     }
-    let Some(topic) = broker.logs.get(name) else {
-        return (ResponseError::UnknownTopicOrPartition.code(), Some(sb(format!("Topic {name} does not exist"))));
+    let Some(topic) = broker.logs.get(&a.name) else {
+        return (ResponseError::UnknownTopicOrPartition.code(), Some(sb(format!("Topic {} does not exist", a.name.as_str()))));
     };
-    let new = match f(&topic.configs) {
+    let base = if a.replace { BTreeMap::new() } else { topic.configs.clone() };
+    let new = match apply(broker, base, &a.changes) {
         Ok(n) => n,
         Err((e, msg)) => return (e.code(), Some(sb(msg))),
     };
-    match broker.logs.set_topic_configs(name, new, validate_only) {
+    match broker.logs.set_topic_configs(&a.name, new, validate_only) {
         Ok(()) => (0, None),
         Err(e) => (topic_error_code(&e).code(), Some(sb(e.to_string()))),
     }
 }
 
-fn known_key(k: &str) -> Result<(), (ResponseError, String)> {
-    if TOPIC_KEYS.iter().any(|(t, _)| *t == k) {
-        Ok(())
-    } else {
-        Err((ResponseError::InvalidConfig, format!("Unknown topic config name: {k}")))
+/// Kafka's `ConfigAdminManager.prepareIncrementalConfigs` over a topic's overrides.
+fn apply(broker: &Broker, mut new: BTreeMap<String, String>, changes: &[Change]) -> Result<BTreeMap<String, String>, (ResponseError, String)> {
+    use config_op::{APPEND, DELETE, SET, SUBTRACT};
+    for c in changes {
+        let key = c.key.clone();
+        if topic_key(&key).is_none() {
+            return Err((ResponseError::InvalidConfig, format!("Unknown topic config name: {key}")));
+        }
+        match (c.op, c.value.clone()) {
+            (SET, Some(v)) => {
+                new.insert(key, v);
+            }
+            (SET, None) => return Err((ResponseError::InvalidRequest, format!("Null value not supported for : {key}"))),
+            (DELETE, _) => {
+                new.remove(&key);
+            }
+            (APPEND | SUBTRACT, _) if !is_list(&key) => {
+                return Err((ResponseError::InvalidConfig, format!("Config value append is not allowed for config key: {key}")))
+            }
+            (op @ (APPEND | SUBTRACT), v) => {
+                let base = new.get(&key).cloned().unwrap_or_else(|| broker.config.broker_default_for_topic_key(&key));
+                let mut items: Vec<String> = parse_list(&base).into_iter().filter(|s| !s.is_empty()).collect();
+                for item in parse_list(&v.unwrap_or_default()).into_iter().filter(|s| !s.is_empty()) {
+                    if op == APPEND && !items.contains(&item) {
+                        items.push(item);
+                    } else if op == SUBTRACT {
+                        items.retain(|i| *i != item);
+                    }
+                }
+                new.insert(key, items.join(","));
+            }
+            (op, _) => return Err((ResponseError::InvalidRequest, format!("Unknown config operation {op}"))),
+        }
     }
+    Ok(new)
 }
 
+/// AlterConfigs: the legacy API replaces the whole set of overrides (a null value removes one).
 pub async fn alter_configs(broker: &Arc<Broker>, _ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
     use alter_configs_response::AlterConfigsResourceResponse;
-    let b = broker.clone();
-    let responses = blocking(move || {
-        req.resources
-            .into_iter()
-            .map(|r| {
-                // The legacy API replaces the whole set of overrides.
-                let (code, msg) = alter_topic(&b, r.resource_type, &r.resource_name, req.validate_only, |_| {
-                    let mut new = BTreeMap::new();
-                    for c in &r.configs {
-                        known_key(&c.name)?;
-                        if let Some(v) = &c.value {
-                            new.insert(c.name.to_string(), v.to_string());
-                        }
-                    }
-                    Ok(new)
-                });
-                AlterConfigsResourceResponse::default()
-                    .with_resource_type(r.resource_type)
-                    .with_resource_name(r.resource_name)
-                    .with_error_code(code)
-                    .with_error_message(msg)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+    let alterations = req
+        .resources
+        .into_iter()
+        .map(|r| Alteration {
+            resource_type: r.resource_type,
+            name: r.resource_name,
+            replace: true,
+            changes: r
+                .configs
+                .into_iter()
+                .map(|c| Change {
+                    key: c.name.to_string(),
+                    op: if c.value.is_some() { config_op::SET } else { config_op::DELETE },
+                    value: c.value.map(|v| v.to_string()),
+                })
+                .collect(),
+        })
+        .collect();
+    let responses = alter(broker, alterations, req.validate_only)
+        .await
+        .into_iter()
+        .map(|(resource_type, name, code, msg)| {
+            AlterConfigsResourceResponse::default().with_resource_type(resource_type).with_resource_name(name).with_error_code(code).with_error_message(msg)
+        })
+        .collect();
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-pub async fn incremental_alter_configs(
-    broker: &Arc<Broker>,
-    _ctx: &RequestContext,
-    req: IncrementalAlterConfigsRequest,
-) -> IncrementalAlterConfigsResponse {
+/// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT over the current overrides.
+pub async fn incremental_alter_configs(broker: &Arc<Broker>, _ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
     use incremental_alter_configs_response::AlterConfigsResourceResponse;
-    let b = broker.clone();
-    let responses = blocking(move || {
-        req.resources
-            .into_iter()
-            .map(|r| {
-                let (code, msg) = alter_topic(&b, r.resource_type, &r.resource_name, req.validate_only, |current| {
-                    let mut new = current.clone();
-                    for c in &r.configs {
-                        let key = c.name.to_string();
-                        known_key(&key)?;
-                        let value = c.value.as_ref().map(|v| v.to_string());
-                        let is_list = topic_key_type(&key) == 7;
-                        match (c.config_operation, value) {
-                            (0, Some(v)) => {
-                                new.insert(key, v);
-                            }
-                            (0, None) => return Err((ResponseError::InvalidRequest, format!("Null value not supported for : {key}"))),
-                            (1, _) => {
-                                new.remove(&key);
-                            }
-                            (2 | 3, _) if !is_list => {
-                                return Err((ResponseError::InvalidConfig, format!("Config value append is not allowed for config key: {key}")))
-                            }
-                            (op @ (2 | 3), v) => {
-                                let base = new.get(&key).cloned().unwrap_or_else(|| b.config.broker_default_for_topic_key(&key));
-                                let mut items: Vec<String> = base.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-                                for item in v.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                                    if op == 2 && !items.iter().any(|i| i == item) {
-                                        items.push(item.to_string());
-                                    } else if op == 3 {
-                                        items.retain(|i| i != item);
-                                    }
-                                }
-                                new.insert(key, items.join(","));
-                            }
-                            (op, _) => return Err((ResponseError::InvalidRequest, format!("Unknown config operation {op}"))),
-                        }
-                    }
-                    Ok(new)
-                });
-                AlterConfigsResourceResponse::default()
-                    .with_resource_type(r.resource_type)
-                    .with_resource_name(r.resource_name)
-                    .with_error_code(code)
-                    .with_error_message(msg)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await
-    .unwrap_or_default();
+    let alterations = req
+        .resources
+        .into_iter()
+        .map(|r| Alteration {
+            resource_type: r.resource_type,
+            name: r.resource_name,
+            replace: false,
+            changes: r
+                .configs
+                .into_iter()
+                .map(|c| Change { key: c.name.to_string(), op: c.config_operation, value: c.value.map(|v| v.to_string()) })
+                .collect(),
+        })
+        .collect();
+    let responses = alter(broker, alterations, req.validate_only)
+        .await
+        .into_iter()
+        .map(|(resource_type, name, code, msg)| {
+            AlterConfigsResourceResponse::default().with_resource_type(resource_type).with_resource_name(name).with_error_code(code).with_error_message(msg)
+        })
+        .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }

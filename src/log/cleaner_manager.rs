@@ -45,7 +45,7 @@ impl Partition {
     pub fn clean_plan(&self) -> Option<CleanPlan> {
         let log = self.lock();
         let cfg = &log.config;
-        if !cfg.cleanup_policy.split(',').any(|p| p == "compact") {
+        if !cfg.cleanup_policy.compact() {
             return None;
         }
         let lso = log.last_stable_offset();

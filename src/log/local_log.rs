@@ -8,7 +8,7 @@ use super::error::LogError;
 use super::producer_state::{BatchMeta, ProducerStateManager};
 use super::segment::{self, Segment};
 use super::validator::ValidBatch;
-use crate::config::LogConfig;
+use super::config::LogConfig;
 use crate::util::fs::list_dir;
 use std::collections::BTreeMap;
 use std::io;

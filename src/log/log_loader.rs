@@ -8,7 +8,7 @@ use super::batch;
 use super::local_log::{finish_swap, parse_swap_name, LocalLog, LOG_START_FILE};
 use super::producer_state::ProducerStateManager;
 use super::segment::{self, Segment};
-use crate::config::LogConfig;
+use super::config::LogConfig;
 use crate::util::fs::list_dir;
 use crate::util::time::now_ms;
 use std::collections::BTreeMap;

@@ -2,11 +2,12 @@
 
 use super::log_loader::Shutdown;
 use super::partition::Partition;
-use crate::config::{Config, ConfigError};
+use super::config::{LogConfig, LogDefaults};
 use super::topics_file::{self, TopicMeta};
+use crate::config_def::ConfigError;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Kafka's marker for a clean shutdown: without it, the active segments are recovered.
@@ -44,8 +45,20 @@ pub enum TopicError {
     Io(#[from] io::Error),
 }
 
+/// What the log manager needs of the broker's settings (Kafka's LogManager takes its log dirs,
+/// recovery threads and default LogConfig).
+#[derive(Debug, Clone)]
+pub struct LogManagerConfig {
+    /// `log.dirs`: where the logs live.
+    pub data_dir: PathBuf,
+    /// `num.recovery.threads.per.data.dir`.
+    pub recovery_threads: usize,
+    /// The broker's value of each topic key, under the topics' overrides.
+    pub defaults: LogDefaults,
+}
+
 pub struct LogManager {
-    config: Arc<Config>,
+    defaults: LogDefaults,
     data_dir: PathBuf,
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises topic create/delete and the topics.json rewrite.
@@ -78,7 +91,7 @@ impl LogManager {
     /// sizes the descriptor table for the partitions on disk at once: the kernel grows a table
     /// shared by several threads only after an RCU grace period (10-30 ms each here), which
     /// growing it step by step while the partitions open would pay several times.
-    pub fn prepare_descriptors(config: &Config) {
+    pub fn prepare_descriptors(data_dir: &Path) {
         let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: getrlimit/setrlimit only read and write the struct we pass by pointer.
         unsafe {
@@ -89,10 +102,10 @@ impl LogManager {
                 }
             }
         }
-        let partitions: u64 = topics_file::load_topics(&config.data_dir).map(|ts| ts.iter().map(|t| t.partitions.max(0) as u64).sum()).unwrap_or(0);
+        let partitions: u64 = topics_file::load_topics(data_dir).map(|ts| ts.iter().map(|t| t.partitions.max(0) as u64).sum()).unwrap_or(0);
         // One descriptor per partition's active segment, plus room for connections and state files.
         let want = (partitions + 256).min(lim.rlim_cur.saturating_sub(1)).min(libc::c_int::MAX as u64) as libc::c_int;
-        let Ok(dir) = std::fs::File::open(&config.data_dir) else { return };
+        let Ok(dir) = std::fs::File::open(data_dir) else { return };
         // SAFETY: F_DUPFD_CLOEXEC duplicates our open descriptor of the data dir to the lowest
         // free number >= `want` (or fails, harmlessly), which makes the kernel grow the table;
         // the duplicate is ours alone and closed at once.
@@ -106,16 +119,16 @@ impl LogManager {
     }
 
     /// Opens every topic recorded in the data dir; recovers active segments after a crash.
-    pub fn open(config: Arc<Config>) -> Result<LogManager, TopicError> {
-        let data_dir = config.data_dir.clone();
+    pub fn open(config: LogManagerConfig) -> Result<LogManager, TopicError> {
+        let LogManagerConfig { data_dir, recovery_threads, defaults } = config;
         std::fs::create_dir_all(&data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN);
         let shutdown = if marker.exists() { Shutdown::Clean } else { Shutdown::Unclean };
         let stored = topics_file::load_topics(&data_dir)?;
-        let configs = stored.iter().map(|t| config.log_config(&t.configs)).collect::<Result<Vec<_>, _>>()?;
+        let configs = stored.iter().map(|t| LogConfig::from_props(&defaults, &t.configs)).collect::<Result<Vec<_>, _>>()?;
         let jobs: Vec<(usize, i32)> = stored.iter().enumerate().flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p))).collect();
         // As Kafka's num.recovery.threads.per.data.dir: partitions open (and recover) in parallel.
-        let opened = parallel_map(&jobs, config.recovery_threads, |&(i, p)| {
+        let opened = parallel_map(&jobs, recovery_threads, |&(i, p)| {
             Partition::open(&data_dir, &stored[i].name, p, configs[i].clone(), shutdown).map(Arc::new)
         });
         let mut opened = opened.into_iter();
@@ -129,7 +142,7 @@ impl LogManager {
         } else if !topics.is_empty() {
             tracing::info!("no clean shutdown marker: recovered active segments");
         }
-        Ok(LogManager { config, data_dir, topics: RwLock::new(topics), admin: Mutex::new(()) })
+        Ok(LogManager { defaults, data_dir, topics: RwLock::new(topics), admin: Mutex::new(()) })
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
@@ -163,7 +176,7 @@ impl LogManager {
         if partitions < 1 {
             return Err(TopicError::InvalidPartitions(partitions));
         }
-        let log_config = self.config.log_config(&configs)?;
+        let log_config = LogConfig::from_props(&self.defaults, &configs)?;
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = self.get(name) {
             return Err(TopicError::AlreadyExists(existing.name.clone()));
@@ -206,7 +219,7 @@ impl LogManager {
 
     /// Replaces a topic's config overrides (validated first); takes effect at once.
     pub fn set_topic_configs(&self, name: &str, configs: BTreeMap<String, String>, validate_only: bool) -> Result<(), TopicError> {
-        let log_config = self.config.log_config(&configs)?;
+        let log_config = LogConfig::from_props(&self.defaults, &configs)?;
         let _admin = self.admin.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.get(name).ok_or_else(|| TopicError::Unknown(name.into()))?;
         if validate_only {
@@ -234,7 +247,7 @@ impl LogManager {
         if validate_only {
             return Ok(());
         }
-        let log_config = self.config.log_config(&old.configs)?;
+        let log_config = LogConfig::from_props(&self.defaults, &old.configs)?;
         let mut partitions = old.partitions.clone();
         for p in current..count {
             let dir = self.data_dir.join(Partition::dir_name(name, p));

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod cleaner;
 pub mod cleaner_manager;
 pub mod compression;
+pub mod config;
 pub mod error;
 mod group_commit;
 pub mod index;
@@ -19,9 +20,9 @@ pub mod segment;
 pub mod topics_file;
 pub mod validator;
 
-pub use manager::{LogManager, Topic, TopicError};
 pub use error::LogError;
 pub use group_commit::SyncStats;
 pub use log_loader::Shutdown;
+pub use manager::{LogManager, LogManagerConfig, Topic, TopicError};
 pub use partition::{FetchIsolation, Partition, ReadLimit, LEADER_EPOCH};
 pub use segment::FileSlice;

@@ -16,7 +16,7 @@ use super::producer_state::{AbortedTxn, ProducerSummary, SequenceError};
 use super::records;
 use super::segment::{self, Segment};
 use super::validator::{self, AppendOrigin, ValidBatch, ValidationConfig};
-use crate::config::LogConfig;
+use super::config::LogConfig;
 use crate::util::time::now_ms;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -369,7 +369,7 @@ impl Partition {
         let mut log = self.lock();
         let now = now_ms();
         let cfg = log.config.clone();
-        if !cfg.cleanup_policy.split(',').any(|p| p == "delete") {
+        if !cfg.cleanup_policy.delete() {
             return Ok(0);
         }
         let expired = |s: &Segment| {

@@ -11,7 +11,7 @@
 
 use super::batch::{self, BatchError, BatchHeader, HEADER_LEN};
 use super::compression::{self, CodecError};
-use crate::config::LogConfig;
+use super::config::LogConfig;
 use kafka_protocol::records::Compression;
 
 /// Who is appending (Kafka's `AppendOrigin`).
@@ -249,7 +249,7 @@ impl ValidationConfig {
     /// What the validator needs of a partition's config.
     pub fn of(c: &LogConfig) -> ValidationConfig {
         ValidationConfig {
-            compacted: c.cleanup_policy.split(',').any(|p| p == "compact"),
+            compacted: c.cleanup_policy.compact(),
             max_message_bytes: usize::try_from(c.max_message_bytes).unwrap_or(0),
         }
     }

@@ -18,7 +18,7 @@ pub fn load_or_create_cluster_id(dir: &Path, node_id: i32) -> io::Result<String>
         Ok(bytes) => {
             let bad = |why: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {why}", path.display()));
             let text = String::from_utf8(bytes).map_err(|_| bad("not text"))?;
-            let id = crate::config::parse_properties(&text).into_iter().find(|(k, _)| k == "cluster.id").map(|(_, id)| id);
+            let id = crate::config_def::parse_properties(&text).into_iter().find(|(k, _)| k == "cluster.id").map(|(_, id)| id);
             return match id {
                 Some(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => Ok(id),
                 _ => Err(bad("no valid cluster.id")),

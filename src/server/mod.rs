@@ -50,7 +50,7 @@ impl Broker {
             r => r.map_err(|source| StartError::Bind { addr: config.listen, source })?,
         };
         let local_addr = listener.local_addr()?;
-        let logs = Arc::new(LogManager::open(config.clone())?);
+        let logs = Arc::new(LogManager::open(config.log_manager_config())?);
         let offsets = OffsetStore::open(logs.clone(), config.group.offsets_topic_partitions, config.group.offsets_topic_segment_bytes);
         let groups = GroupCoordinator::new(config.group.clone(), offsets);
         let producer_ids = crate::meta::producer_ids::ProducerIdManager::open(config.data_dir.clone())?;

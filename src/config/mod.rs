@@ -1,0 +1,354 @@
+//! Every broker setting, under Apache Kafka's config names and with Kafka's defaults: the broker
+//! `Config` (Kafka's `KafkaConfig`), resolved from the rows in `keys` over the map `sources`
+//! collects. Topic keys and the typed `LogConfig` live with the log (`log::config`), as Kafka
+//! keeps `LogConfig` in storage; this module depends on them, not the other way round.
+
+mod describe;
+/// The broker key rows.
+pub mod keys;
+/// The README's tables, rendered from the rows.
+pub mod readme;
+/// CLI, environment and properties-file collection.
+pub mod sources;
+
+/// Re-exported so `crate::config::parse_properties` and `ConfigError` keep working.
+pub use crate::config_def::{parse_properties, ConfigError};
+/// Re-exported so `crate::config::LogConfig` keeps working.
+pub use crate::log::config::LogConfig;
+/// DescribeConfigs entries built from the rows.
+pub use describe::{Described, Synonym};
+
+use crate::config_def::{invalid, Value, Values};
+use crate::log::config::{LogDefaults, TOPIC_KEYS};
+use crate::log::manager::LogManagerConfig;
+use keys::BROKER_KEYS;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The broker's settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// All keys as given (after precedence), Kafka names.
+    raw: BTreeMap<String, String>,
+    /// Every broker key, parsed and validated by its row.
+    values: Values,
+    /// The broker's value of each topic key, which topic overrides go over.
+    topic_defaults: LogDefaults,
+    /// `listeners`: the address to bind.
+    pub listen: SocketAddr,
+    /// Host and port that Metadata returns; `None` means "the bound address".
+    pub advertised: Option<(String, u16)>,
+    /// `log.dirs`: the data directory.
+    pub data_dir: PathBuf,
+    /// `node.id` (or `broker.id`).
+    pub node_id: i32,
+    /// `num.partitions`: partitions of an auto-created topic.
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `message.max.bytes`.
+    pub message_max_bytes: i32,
+    /// `socket.request.max.bytes`.
+    pub socket_request_max_bytes: usize,
+    /// `max.connections`: beyond it the broker stops accepting until a connection closes.
+    pub max_connections: usize,
+    /// `max.connections.per.ip`: a new connection over it is closed at once.
+    pub max_connections_per_ip: usize,
+    /// `connections.max.idle.ms`: a connection with no whole request for this long is closed
+    /// (a client dribbling a frame byte by byte counts as idle).
+    pub connections_max_idle_ms: u64,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// How often the log cleaner looks for compactable partitions (`log.cleaner.backoff.ms`).
+    pub cleaner_backoff_ms: u64,
+    /// `log.cleaner.enable`.
+    pub cleaner_enable: bool,
+    /// `num.recovery.threads.per.data.dir`: threads opening the logs at start.
+    pub recovery_threads: usize,
+    /// `acks.all.fsync`: acks=all produce answers only once its data is fsynced (group commit).
+    pub acks_all_fsync: bool,
+    /// `log.flush.scheduler.interval.ms`.
+    pub flush_scheduler_interval_ms: u64,
+    /// `producer.id.expiration.ms`: an idempotent producer's state is dropped after this long
+    /// without a write (none with an open transaction), checked every
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms`.
+    pub producer_id_expiration_check_interval_ms: u64,
+    /// Broker-level defaults for topic configs, typed.
+    pub log_defaults: LogConfig,
+    /// The group coordinator's settings.
+    pub group: GroupConfig,
+    /// The transaction coordinator's settings.
+    pub txn: crate::txn::TxnConfig,
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+    pub txn_abort_interval_ms: u64,
+}
+
+/// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
+#[derive(Debug, Clone)]
+pub struct GroupConfig {
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `group.initial.rebalance.delay.ms`.
+    pub initial_rebalance_delay_ms: u64,
+    /// `offsets.topic.num.partitions`.
+    pub offsets_topic_partitions: i32,
+    /// `offsets.topic.segment.bytes`.
+    pub offsets_topic_segment_bytes: u64,
+    /// `offsets.retention.minutes`, in milliseconds.
+    pub offsets_retention_ms: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
+    /// `offset.metadata.max.bytes`.
+    pub offset_metadata_max_bytes: usize,
+}
+
+/// Reads the group coordinator's keys (kept apart so `GroupConfig` can move to `group`).
+fn group_config(v: &Values) -> Result<GroupConfig, ConfigError> {
+    Ok(GroupConfig {
+        min_session_timeout_ms: v.int("group.min.session.timeout.ms")?,
+        max_session_timeout_ms: v.int("group.max.session.timeout.ms")?,
+        initial_rebalance_delay_ms: v.unsigned("group.initial.rebalance.delay.ms")?,
+        offsets_topic_partitions: v.int("offsets.topic.num.partitions")?,
+        offsets_topic_segment_bytes: v.unsigned("offsets.topic.segment.bytes")?,
+        offsets_retention_ms: v.long("offsets.retention.minutes")?.saturating_mul(60_000),
+        offsets_retention_check_interval_ms: v.unsigned("offsets.retention.check.interval.ms")?,
+        offset_metadata_max_bytes: v.unsigned("offset.metadata.max.bytes")? as usize,
+    })
+}
+
+impl Config {
+    /// Parses command-line arguments (without the program name) and the environment.
+    pub fn from_args_and_env(args: &[String], env: impl Iterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        Config::from_map(sources::collect(args, env)?)
+    }
+
+    /// Resolves a map of Kafka keys into typed settings; every key is checked by its row.
+    pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
+        for k in raw.keys().filter(|k| keys::broker_key(k).is_none()) {
+            // Kafka ignores unknown keys with a warning; do the same.
+            tracing::warn!(key = %k, "ignoring unknown config");
+        }
+        let v = Values::parse(BROKER_KEYS, &raw)?;
+        let listeners = v.string("listeners")?.unwrap_or_default();
+        let listen = parse_listener(listeners).map_err(|reason| invalid("listeners", listeners, reason))?;
+        let advertised = match v.string("advertised.listeners")? {
+            None | Some("") => None,
+            Some(a) => Some(parse_host_port(a).map_err(|reason| invalid("advertised.listeners", a, reason))?),
+        };
+        let topic_defaults = LogDefaults::new(topic_values(&v)?, v.long("producer.id.expiration.ms")?);
+        // Kafka's LogManager default LogConfig: a bad broker value is named by its broker key.
+        let log_defaults = LogConfig::from_props(&topic_defaults, &BTreeMap::new()).map_err(|e| match e {
+            ConfigError::Invalid { key, value, reason } => {
+                let key = TOPIC_KEYS.iter().find(|t| t.key.name == key).and_then(|t| t.synonyms.first()).map_or(key, |s| s.name.to_string());
+                ConfigError::Invalid { key, value, reason }
+            }
+            other => other,
+        })?;
+        Ok(Config {
+            listen,
+            advertised,
+            data_dir: PathBuf::from(v.string("log.dirs")?.and_then(|d| d.split(',').next()).unwrap_or("./data")),
+            node_id: if raw.contains_key("node.id") { v.int("node.id")? } else { v.int("broker.id")? },
+            num_partitions: v.int("num.partitions")?,
+            auto_create_topics: v.boolean("auto.create.topics.enable")?,
+            message_max_bytes: v.int("message.max.bytes")?,
+            socket_request_max_bytes: v.unsigned("socket.request.max.bytes")? as usize,
+            max_connections: v.int("max.connections")?.max(1) as usize,
+            max_connections_per_ip: v.int("max.connections.per.ip")?.max(1) as usize,
+            connections_max_idle_ms: v.unsigned("connections.max.idle.ms")?,
+            retention_check_interval_ms: v.unsigned("log.retention.check.interval.ms")?,
+            flush_scheduler_interval_ms: v.unsigned("log.flush.scheduler.interval.ms")?,
+            producer_id_expiration_ms: v.long("producer.id.expiration.ms")?,
+            producer_id_expiration_check_interval_ms: v.unsigned("producer.id.expiration.check.interval.ms")?,
+            cleaner_backoff_ms: v.unsigned("log.cleaner.backoff.ms")?,
+            cleaner_enable: v.boolean("log.cleaner.enable")?,
+            recovery_threads: v.unsigned("num.recovery.threads.per.data.dir")? as usize,
+            acks_all_fsync: v.boolean("acks.all.fsync")?,
+            log_defaults,
+            group: group_config(&v)?,
+            txn: crate::txn::TxnConfig {
+                max_timeout_ms: v.int("transaction.max.timeout.ms")?,
+                partitions: v.int("transaction.state.log.num.partitions")?,
+                segment_bytes: v.unsigned("transaction.state.log.segment.bytes")?,
+            },
+            txn_abort_interval_ms: v.unsigned("transaction.abort.timed.out.transaction.cleanup.interval.ms")?,
+            topic_defaults,
+            values: v,
+            raw,
+        })
+    }
+
+    /// The broker's value for a topic-level key (e.g. `segment.bytes` from `log.segment.bytes`).
+    pub fn broker_default_for_topic_key(&self, topic_key: &str) -> String {
+        self.topic_defaults.value(topic_key).unwrap_or_default().to_string()
+    }
+
+    /// Whether `key` was set explicitly (file, env, flag or override).
+    pub fn is_set(&self, key: &str) -> bool {
+        self.raw.contains_key(key)
+    }
+
+    /// The log settings for a topic with the given per-topic overrides.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> Result<LogConfig, ConfigError> {
+        LogConfig::from_props(&self.topic_defaults, overrides)
+    }
+
+    /// What the log manager needs of the broker's settings.
+    pub fn log_manager_config(&self) -> LogManagerConfig {
+        LogManagerConfig { data_dir: self.data_dir.clone(), recovery_threads: self.recovery_threads, defaults: self.topic_defaults.clone() }
+    }
+}
+
+/// Kafka's `extractLogConfigMap`: each topic key's value from the first of its broker synonyms
+/// that has one, scaled to the topic key's unit (`log.roll.hours` to `segment.ms`); a key whose
+/// synonyms are all unset keeps its row's default.
+fn topic_values(v: &Values) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for t in TOPIC_KEYS {
+        for s in t.synonyms {
+            let Some(value) = v.get(s.name)? else { continue };
+            let text = match (s.factor, value) {
+                (1, v) => v.to_string(),
+                // Hours and minutes are INTs in Kafka: widened before scaling, they cannot overflow.
+                (f, Value::Int(n)) => (*n as i64 * f).to_string(),
+                (f, Value::Long(n)) => n.saturating_mul(f).to_string(),
+                (_, v) => v.to_string(),
+            };
+            out.insert(t.key.name.to_string(), text);
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Strips a `NAME://` listener prefix; takes the first listener of a list.
+fn strip_scheme(v: &str) -> &str {
+    let first = v.split(',').next().unwrap_or("").trim();
+    first.split_once("://").map(|(_, rest)| rest).unwrap_or(first)
+}
+
+fn parse_host_port(v: &str) -> Result<(String, u16), String> {
+    let hp = strip_scheme(v);
+    let (host, port) = hp.rsplit_once(':').ok_or("expected HOST:PORT")?;
+    let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), port))
+}
+
+fn parse_listener(v: &str) -> Result<SocketAddr, String> {
+    let (host, port) = parse_host_port(v)?;
+    // An empty host means every interface, IPv6 and IPv4 (clients may resolve localhost to ::1).
+    let host = if host.is_empty() { "::".to_string() } else { host };
+    let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host };
+    let ip: std::net::IpAddr = ip.parse().map_err(|_| format!("listener host {ip:?} must be an IP address or localhost"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str], env: &[(&str, &str)]) -> Config {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Config::from_args_and_env(&args, env.iter().map(|(k, v)| (k.to_string(), v.to_string()))).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_kafkas() {
+        let c = cfg(&[], &[]);
+        assert_eq!(c.listen.port(), 9092);
+        assert!(c.listen.ip().is_unspecified());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.auto_create_topics);
+        assert_eq!(c.log_defaults.segment_bytes, 1 << 30);
+        assert_eq!(c.log_defaults.retention_ms, 168 * 3_600_000);
+        assert_eq!(c.message_max_bytes, 1_048_588);
+    }
+
+    #[test]
+    fn precedence_flag_env_override() {
+        let c = cfg(
+            &["--segment-bytes", "2048", "--override", "log.retention.ms=5", "--listen=127.0.0.1:0"],
+            &[("ODRADEK_LOG_SEGMENT_BYTES", "1000"), ("ODRADEK_NUM_PARTITIONS", "3"), ("HOME", "/x")],
+        );
+        assert_eq!(c.log_defaults.segment_bytes, 2048);
+        assert_eq!(c.log_defaults.retention_ms, 5);
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.listen.port(), 0);
+    }
+
+    #[test]
+    fn kafka_image_env_vars() {
+        let c = cfg(
+            &[],
+            &[
+                ("KAFKA_ADVERTISED_LISTENERS", "PLAINTEXT://localhost:32768"),
+                ("KAFKA_NUM_PARTITIONS", "2"),
+                ("ODRADEK_NUM_PARTITIONS", "4"),
+                ("KAFKA_HEAP_OPTS", "-Xmx1G"),
+            ],
+        );
+        assert_eq!(c.advertised, Some(("localhost".to_string(), 32768)));
+        assert_eq!(c.num_partitions, 4);
+    }
+
+    #[test]
+    fn properties_and_listener_forms() {
+        let p = parse_properties("# c\nlisteners=PLAINTEXT://localhost:19092\nadvertised.listeners: PLAINTEXT://example:1\n");
+        let c = Config::from_map(p.into_iter().collect()).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:19092".parse().unwrap());
+        assert_eq!(c.advertised, Some(("example".to_string(), 1)));
+    }
+
+    #[test]
+    fn topic_overrides_validate() {
+        let c = cfg(&[], &[]);
+        let mut o = BTreeMap::new();
+        o.insert("segment.bytes".to_string(), "4096".to_string());
+        assert_eq!(c.log_config(&o).unwrap().segment_bytes, 4096);
+        o.insert("no.such".to_string(), "1".to_string());
+        assert!(c.log_config(&o).is_err());
+    }
+
+    #[test]
+    fn log_defaults_follow_the_broker_keys() {
+        // producer.id.expiration.ms used to leave log_defaults at Kafka's default.
+        let c = cfg(&["--producer-id-expiration-ms", "5000", "--log-roll-hours", "2", "--log-cleanup-policy="], &[]);
+        assert_eq!(c.log_defaults.producer_id_expiration_ms, 5000);
+        assert_eq!(c.log_config(&BTreeMap::new()).unwrap().producer_id_expiration_ms, 5000);
+        assert_eq!(c.log_defaults.segment_ms, 2 * 3_600_000);
+        assert!(!c.log_defaults.cleanup_policy.delete() && !c.log_defaults.cleanup_policy.compact());
+        assert_eq!(c.log_manager_config().defaults.value("segment.ms"), Some("7200000"));
+    }
+
+    #[test]
+    fn broker_keys_validate_by_their_rows() {
+        let bad = |k: &str, v: &str| match Config::from_map([(k.to_string(), v.to_string())].into()) {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("{k}={v}: {other:?}"),
+        };
+        assert_eq!(bad("log.segment.bytes", "13"), "log.segment.bytes");
+        assert_eq!(bad("num.partitions", "0"), "num.partitions");
+        assert_eq!(bad("log.cleanup.policy", "bogus"), "log.cleanup.policy");
+        assert_eq!(bad("log.retention.hours", "x"), "log.retention.hours");
+        // An empty value of a key without a default is unset, as before.
+        assert!(Config::from_map([("log.retention.ms".to_string(), String::new())].into()).is_ok());
+    }
+
+    #[test]
+    fn every_topic_synonym_is_a_broker_key() {
+        for t in TOPIC_KEYS {
+            for s in t.synonyms {
+                assert!(keys::broker_key(s.name).is_some(), "{} -> {}", t.key.name, s.name);
+            }
+        }
+        for k in BROKER_KEYS {
+            assert!(k.parsed_default().is_ok(), "{}", k.name);
+        }
+    }
+}
