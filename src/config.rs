@@ -177,18 +177,7 @@ pub struct Config {
     pub txn_abort_interval_ms: u64,
 }
 
-/// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
-#[derive(Debug, Clone)]
-pub struct GroupConfig {
-    pub min_session_timeout_ms: i32,
-    pub max_session_timeout_ms: i32,
-    pub initial_rebalance_delay_ms: u64,
-    pub offsets_topic_partitions: i32,
-    pub offsets_topic_segment_bytes: u64,
-    pub offsets_retention_ms: i64,
-    pub offsets_retention_check_interval_ms: u64,
-    pub offset_metadata_max_bytes: usize,
-}
+pub use crate::group::config::GroupConfig;
 
 /// The settings of one partition's log (topic overrides over broker defaults).
 #[derive(Debug, Clone, PartialEq)]

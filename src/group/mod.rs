@@ -1,5 +1,6 @@
 //! The group coordinator (classic protocol) and the committed-offset store behind it.
 
+pub mod config;
 pub mod coordinator;
 pub mod offsets;
 
