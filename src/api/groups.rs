@@ -2,7 +2,7 @@
 //! ListGroups, DeleteGroups; the offset APIs: OffsetCommit, OffsetFetch, OffsetDelete.
 
 use super::{blocking, find_partition, find_topic};
-use crate::group::requests::{JoinRequest, JoinResult, LeavingMember, MemberAssignment, SyncRequest, SyncResult};
+use crate::group::requests::{JoinRequest, JoinResult, LeavingMember, MemberAssignment, SyncRequest, SyncResult, NO_GENERATION};
 use crate::group::{Committed, GroupState, PartitionOffset, Protocol};
 use crate::log::partition::now_ms;
 use crate::server::{Broker, RequestContext};
@@ -94,7 +94,7 @@ pub async fn join_group(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGro
     };
     let member_id = jr.member_id.clone();
     let b = broker.clone();
-    let gone = JoinResult { error: Some(ResponseError::CoordinatorNotAvailable), generation: -1, member_id, ..Default::default() };
+    let gone = JoinResult { error: Some(ResponseError::CoordinatorNotAvailable), generation: NO_GENERATION, member_id, ..Default::default() };
     let r = match blocking(move || b.groups.join(jr)).await {
         Ok(reply) => reply.settle(gone).await,
         Err(e) => JoinResult { error: Some(e), ..gone },

@@ -6,8 +6,12 @@ use bytes::Bytes;
 use kafka_protocol::ResponseError;
 use tokio::sync::oneshot;
 
+/// The generation of an answer that joined none (Kafka's UNKNOWN_GENERATION_ID).
+pub const NO_GENERATION: i32 = -1;
+
 /// Either an answer now, or one to wait for (a JoinGroup or SyncGroup parked until the
-/// rebalance completes).
+/// rebalance completes). `Later(rx)` is `Answer::Later(Box::pin(async { rx.await.unwrap_or(gone) }))`
+/// of the crate-wide "now or later" type.
 pub enum Reply<T> {
     /// The answer, ready.
     Now(T),
@@ -87,7 +91,7 @@ pub struct JoinResult {
 impl JoinResult {
     /// An error answer for `member_id`.
     pub(crate) fn error(e: ResponseError, member_id: &str) -> JoinResult {
-        JoinResult { error: Some(e), generation: -1, member_id: member_id.to_string(), ..Default::default() }
+        JoinResult { error: Some(e), generation: NO_GENERATION, member_id: member_id.to_string(), ..Default::default() }
     }
 }
 

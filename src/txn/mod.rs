@@ -24,6 +24,9 @@ use tokio::sync::watch;
 /// The internal topic transaction state lives in.
 pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 
+/// The epoch of this coordinator written into markers: one node, never failed over, so always 0.
+const COORDINATOR_EPOCH: i32 = 0;
+
 /// The last epoch handed out before the producer id is replaced (Kafka keeps `Short.MAX_VALUE`
 /// for the fencing bump of a timed-out transaction).
 const LAST_EPOCH: i16 = i16::MAX - 1;
@@ -342,7 +345,7 @@ impl TransactionCoordinator {
         let logs = self.topic.logs();
         for (topic, partition) in &m.partitions {
             let Some(p) = logs.partition(topic, *partition) else { continue };
-            if let Err(e) = p.append_marker(m.producer_id, m.epoch, commit, 0) {
+            if let Err(e) = p.append_marker(m.producer_id, m.epoch, commit, COORDINATOR_EPOCH) {
                 tracing::error!(topic = %topic, partition, error = %e, "cannot write transaction marker");
                 return Err(ResponseError::CoordinatorNotAvailable);
             }
