@@ -299,8 +299,8 @@ fn key_value(key: Option<Bytes>, value: Option<Bytes>) {
         let _ = std::str::from_utf8(&k);
     }
     if let Some(v) = value {
-        let _ = crate::group::offsets::decode_offset(v.clone());
-        let _ = crate::group::offsets::decode_group(v.clone());
+        let _ = crate::group::records::decode_offset(v.clone());
+        let _ = crate::group::records::decode_group(v.clone());
         let _ = crate::group::decode_subscription(&v);
         let _ = serde_json::from_slice::<crate::txn::TxnMetadata>(&v);
     }

@@ -557,8 +557,8 @@ fn internal_seeds(seeds: &mut Seeds, snapshot: &[u8]) {
         v.put_i32(0);
         v.freeze()
     };
-    assert!(odradek::group::offsets::decode_offset(offset_value(3)).is_some());
-    assert!((0..=3).all(|v| odradek::group::offsets::decode_group(group_value(v)).is_some()));
+    assert!(odradek::group::records::decode_offset(offset_value(3)).is_some());
+    assert!((0..=3).all(|v| odradek::group::records::decode_group(group_value(v)).is_some()));
     let txn_value = format!(
         r#"{{"transactional_id":"{TXN}","producer_id":5,"epoch":1,"timeout_ms":60000,"state":"Ongoing","partitions":[["{TOPIC}",0]],"start_ms":{TS},"last_update_ms":{TS},"pending_offsets":[{{"group":"{GROUP}","topic":"{TOPIC}","partition":0,"offset":7,"leader_epoch":-1,"metadata":""}}]}}"#
     );

@@ -2,11 +2,11 @@
 //! ListGroups, DeleteGroups; the offset APIs: OffsetCommit, OffsetFetch, OffsetDelete.
 
 use super::{blocking, find_partition, find_topic};
-use crate::group::coordinator::{JoinRequest, JoinResult, Reply, SyncRequest, SyncResult};
-use crate::group::Committed;
-use crate::util::time::now_ms;
+use crate::group::requests::{JoinRequest, JoinResult, LeavingMember, MemberAssignment, SyncRequest, SyncResult, NO_GENERATION};
+use crate::group::{Committed, GroupState, PartitionOffset, Protocol};
 use crate::broker::Broker;
 use crate::request::RequestContext;
+use crate::util::time::now_ms;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -21,14 +21,16 @@ fn code(e: Option<ResponseError>) -> i16 {
     e.map(|e| e.code()).unwrap_or(0)
 }
 
-/// Waits for a parked reply; a dropped sender means the broker is going away.
-async fn settle<T>(reply: Reply<T>, gone: T) -> T {
-    match reply {
-        Reply::Now(r) => r,
-        Reply::Later(rx) => rx.await.unwrap_or(gone),
-    }
-}
+/// ListGroups' type of a classic-protocol group (the only kind here).
+const CLASSIC_GROUP_TYPE: &str = "classic";
+/// FindCoordinator's key type for a consumer group.
+const KEY_TYPE_GROUP: i8 = 0;
+/// FindCoordinator's key type for a transactional id.
+const KEY_TYPE_TRANSACTION: i8 = 1;
+/// What OffsetFetch answers for a partition with nothing committed.
+const NOTHING_COMMITTED: Committed = Committed { offset: -1, leader_epoch: -1, metadata: String::new(), commit_timestamp: -1 };
 
+/// FindCoordinator: this broker, for groups and transactional ids alike.
 pub async fn find_coordinator(broker: &Arc<Broker>, ctx: &RequestContext, req: FindCoordinatorRequest) -> FindCoordinatorResponse {
     use find_coordinator_response::Coordinator;
     let version = ctx.header.request_api_version;
@@ -38,13 +40,13 @@ pub async fn find_coordinator(broker: &Arc<Broker>, ctx: &RequestContext, req: F
     for key in keys {
         let c = Coordinator::default().with_key(key.clone());
         let c = match key_type {
-            0 | 1 => {
+            KEY_TYPE_GROUP | KEY_TYPE_TRANSACTION => {
                 // As Kafka does, the coordinator's internal topic is created on first lookup.
                 let b = broker.clone();
                 let k = key.to_string();
                 let _ = blocking(move || {
-                    if key_type == 0 {
-                        if let Err(e) = b.groups.offsets.ensure_topic(&k) {
+                    if key_type == KEY_TYPE_GROUP {
+                        if let Err(e) = b.groups.ensure_offsets_topic(&k) {
                             tracing::error!(error = %e, "cannot create the offsets topic");
                         }
                     } else {
@@ -75,6 +77,7 @@ pub async fn find_coordinator(broker: &Arc<Broker>, ctx: &RequestContext, req: F
     }
 }
 
+/// JoinGroup: answered when the rebalance's join phase completes.
 pub async fn join_group(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGroupRequest) -> JoinGroupResponse {
     let version = ctx.header.request_api_version;
     let jr = JoinRequest {
@@ -86,25 +89,24 @@ pub async fn join_group(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGro
         session_timeout_ms: req.session_timeout_ms,
         rebalance_timeout_ms: if version >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
         protocol_type: req.protocol_type.to_string(),
-        protocols: req.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect(),
+        protocols: req.protocols.iter().map(|p| Protocol { name: p.name.to_string(), metadata: p.metadata.clone() }).collect(),
         require_known_member_id: version >= 4,
         version,
     };
     let member_id = jr.member_id.clone();
     let b = broker.clone();
-    let gone = JoinResult { error: Some(ResponseError::CoordinatorNotAvailable), generation: -1, member_id, ..Default::default() };
     let r = match blocking(move || b.groups.join(jr)).await {
-        Ok(reply) => settle(reply, gone).await,
-        Err(e) => JoinResult { error: Some(e), ..gone },
+        Ok(reply) => reply.settle().await,
+        Err(e) => JoinResult { error: Some(e), generation: NO_GENERATION, member_id, ..Default::default() },
     };
     let members = r
         .members
         .into_iter()
-        .map(|(id, inst, metadata)| {
+        .map(|m| {
             join_group_response::JoinGroupResponseMember::default()
-                .with_member_id(sb(id))
-                .with_group_instance_id(inst.map(sb))
-                .with_metadata(metadata)
+                .with_member_id(sb(m.member_id))
+                .with_group_instance_id(m.instance_id.map(sb))
+                .with_metadata(m.metadata)
         })
         .collect();
     let resp = JoinGroupResponse::default()
@@ -122,6 +124,7 @@ pub async fn join_group(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGro
     }
 }
 
+/// SyncGroup: a follower's is answered when the leader's assignment is stored.
 pub async fn sync_group(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGroupRequest) -> SyncGroupResponse {
     let version = ctx.header.request_api_version;
     let sr = SyncRequest {
@@ -131,11 +134,11 @@ pub async fn sync_group(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGro
         generation: req.generation_id,
         protocol_type: req.protocol_type.as_ref().map(|s| s.to_string()),
         protocol_name: req.protocol_name.as_ref().map(|s| s.to_string()),
-        assignments: req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect(),
+        assignments: req.assignments.into_iter().map(|a| MemberAssignment { member_id: a.member_id.to_string(), assignment: a.assignment }).collect(),
     };
     let b = broker.clone();
     let r = match blocking(move || b.groups.sync(sr)).await {
-        Ok(reply) => settle(reply, SyncResult { error: Some(ResponseError::CoordinatorNotAvailable), ..Default::default() }).await,
+        Ok(reply) => reply.settle().await,
         Err(e) => SyncResult { error: Some(e), ..Default::default() },
     };
     let resp = SyncGroupResponse::default().with_error_code(code(r.error)).with_assignment(r.assignment);
@@ -146,19 +149,24 @@ pub async fn sync_group(broker: &Arc<Broker>, ctx: &RequestContext, req: SyncGro
     }
 }
 
+/// Heartbeat.
 pub async fn heartbeat(broker: &Arc<Broker>, _ctx: &RequestContext, req: HeartbeatRequest) -> HeartbeatResponse {
     let instance = req.group_instance_id.as_ref().map(|s| s.to_string());
     let e = broker.groups.heartbeat(&req.group_id, &req.member_id, &instance, req.generation_id);
     HeartbeatResponse::default().with_error_code(code(e))
 }
 
+/// LeaveGroup: one member (v0-2) or several (v3+).
 pub async fn leave_group(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveGroupRequest) -> LeaveGroupResponse {
     use leave_group_response::MemberResponse;
     let version = ctx.header.request_api_version;
-    let members: Vec<(String, Option<String>)> = if version >= 3 {
-        req.members.iter().map(|m| (m.member_id.to_string(), m.group_instance_id.as_ref().map(|s| s.to_string()))).collect()
+    let members: Vec<LeavingMember> = if version >= 3 {
+        req.members
+            .iter()
+            .map(|m| LeavingMember { member_id: m.member_id.to_string(), instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()) })
+            .collect()
     } else {
-        vec![(req.member_id.to_string(), None)]
+        vec![LeavingMember { member_id: req.member_id.to_string(), instance_id: None }]
     };
     let (b, group, list) = (broker.clone(), req.group_id.to_string(), members.clone());
     let result = blocking(move || b.groups.leave(&group, &list)).await.and_then(|r| r);
@@ -169,12 +177,15 @@ pub async fn leave_group(broker: &Arc<Broker>, ctx: &RequestContext, req: LeaveG
             members
                 .into_iter()
                 .zip(errors)
-                .map(|((id, inst), e)| MemberResponse::default().with_member_id(sb(id)).with_group_instance_id(inst.map(sb)).with_error_code(code(e)))
+                .map(|(m, e)| {
+                    MemberResponse::default().with_member_id(sb(m.member_id)).with_group_instance_id(m.instance_id.map(sb)).with_error_code(code(e))
+                })
                 .collect(),
         ),
     }
 }
 
+/// OffsetCommit: each partition checked, then all stored as one batch.
 pub async fn offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: OffsetCommitRequest) -> OffsetCommitResponse {
     use offset_commit_response::*;
     let b = broker.clone();
@@ -184,8 +195,7 @@ pub async fn offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: Off
         let allowed = b.groups.check_commit(&group, &req.member_id, &instance, req.generation_id_or_member_epoch);
         let now = now_ms();
         let max_meta = b.config.group.offset_metadata_max_bytes;
-        // Per partition: Ok(committed) to store, or the error to return.
-        let mut plan: Vec<(OffsetCommitRequestTopicRef, Vec<(i32, Result<Committed, ResponseError>)>)> = Vec::new();
+        let mut plan: Vec<PlannedTopic> = Vec::new();
         let mut to_store = Vec::new();
         for t in &req.topics {
             let topic = find_topic(&b, &t.name.0, t.topic_id);
@@ -200,18 +210,18 @@ pub async fn offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: Off
                             return Err(ResponseError::OffsetMetadataTooLarge);
                         }
                         let c = Committed { offset: p.committed_offset, leader_epoch: p.committed_leader_epoch, metadata, commit_timestamp: now };
-                        to_store.push((name, p.partition_index, c.clone()));
-                        Ok(c)
+                        to_store.push(PartitionOffset { topic: name, partition: p.partition_index, committed: c });
+                        Ok(())
                     });
                 parts.push((p.partition_index, res));
             }
-            plan.push((OffsetCommitRequestTopicRef { name: t.name.clone(), id: t.topic_id }, parts));
+            plan.push(PlannedTopic { name: t.name.clone(), id: t.topic_id, partitions: parts });
         }
         let stored = if to_store.is_empty() { Ok(()) } else { b.groups.commit(&group, to_store) };
         plan.into_iter()
-            .map(|(t, parts)| {
+            .map(|t| {
                 OffsetCommitResponseTopic::default().with_name(t.name).with_topic_id(t.id).with_partitions(
-                    parts
+                    t.partitions
                         .into_iter()
                         .map(|(i, r)| {
                             let e = match r {
@@ -230,38 +240,57 @@ pub async fn offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: Off
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-struct OffsetCommitRequestTopicRef {
+/// One topic of an OffsetCommit: the outcome of the checks for each partition (Ok: stored
+/// with the rest).
+struct PlannedTopic {
     name: TopicName,
     id: uuid::Uuid,
+    partitions: Vec<(i32, Result<(), ResponseError>)>,
 }
 
-/// One group's committed offsets for the asked topics (None = all), as (topic, id, partitions).
-fn fetch_offsets(broker: &Broker, group: &str, topics: Option<Vec<(TopicName, uuid::Uuid, Vec<i32>)>>) -> Vec<(TopicName, uuid::Uuid, Vec<(i32, Option<Committed>)>)> {
+/// A topic an OffsetFetch asks for (by name, or by id when the name is empty).
+struct AskedTopic {
+    name: TopicName,
+    id: uuid::Uuid,
+    partitions: Vec<i32>,
+}
+
+/// One topic's committed offsets in an OffsetFetch answer (None: nothing committed).
+struct FetchedTopic {
+    name: TopicName,
+    id: uuid::Uuid,
+    partitions: Vec<(i32, Option<Committed>)>,
+}
+
+/// One group's committed offsets for the asked topics (None = all).
+fn fetch_offsets(broker: &Broker, group: &str, topics: Option<Vec<AskedTopic>>) -> Vec<FetchedTopic> {
     match topics {
         None => {
             let mut by_topic: BTreeMap<String, Vec<(i32, Option<Committed>)>> = BTreeMap::new();
-            for ((topic, p), c) in broker.groups.offsets.fetch_all(group) {
-                by_topic.entry(topic).or_default().push((p, Some(c)));
+            for o in broker.groups.committed_all(group) {
+                by_topic.entry(o.topic).or_default().push((o.partition, Some(o.committed)));
             }
             by_topic
                 .into_iter()
-                .map(|(t, parts)| {
+                .map(|(t, partitions)| {
                     let id = broker.logs.get(&t).map(|t| t.id).unwrap_or_default();
-                    (TopicName(sb(t)), id, parts)
+                    FetchedTopic { name: TopicName(sb(t)), id, partitions }
                 })
                 .collect()
         }
         Some(list) => list
             .into_iter()
-            .map(|(name, id, parts)| {
-                let resolved = if name.0.is_empty() { broker.logs.get_by_id(id).map(|t| t.name.clone()).unwrap_or_default() } else { name.0.to_string() };
-                let parts = parts.into_iter().map(|p| (p, broker.groups.offsets.fetch(group, &resolved, p))).collect();
-                (name, id, parts)
+            .map(|t| {
+                let resolved =
+                    if t.name.0.is_empty() { broker.logs.get_by_id(t.id).map(|t| t.name.clone()).unwrap_or_default() } else { t.name.0.to_string() };
+                let partitions = t.partitions.into_iter().map(|p| (p, broker.groups.committed(group, &resolved, p))).collect();
+                FetchedTopic { name: t.name, id: t.id, partitions }
             })
             .collect(),
     }
 }
 
+/// OffsetFetch: one group (v0-7) or several (v8+).
 pub async fn offset_fetch(broker: &Arc<Broker>, ctx: &RequestContext, req: OffsetFetchRequest) -> OffsetFetchResponse {
     use offset_fetch_response::*;
     let version = ctx.header.request_api_version;
@@ -271,15 +300,15 @@ pub async fn offset_fetch(broker: &Arc<Broker>, ctx: &RequestContext, req: Offse
             .groups
             .into_iter()
             .map(|g| {
-                let asked = g.topics.map(|ts| ts.into_iter().map(|t| (t.name, t.topic_id, t.partition_indexes)).collect());
+                let asked = g.topics.map(|ts| ts.into_iter().map(|t| AskedTopic { name: t.name, id: t.topic_id, partitions: t.partition_indexes }).collect());
                 let topics = fetch_offsets(&b, &g.group_id, asked)
                     .into_iter()
-                    .map(|(name, id, parts)| {
-                        OffsetFetchResponseTopics::default().with_name(name).with_topic_id(id).with_partitions(
-                            parts
+                    .map(|t| {
+                        OffsetFetchResponseTopics::default().with_name(t.name).with_topic_id(t.id).with_partitions(
+                            t.partitions
                                 .into_iter()
                                 .map(|(p, c)| {
-                                    let c = c.unwrap_or(Committed { offset: -1, leader_epoch: -1, metadata: String::new(), commit_timestamp: -1 });
+                                    let c = c.unwrap_or(NOTHING_COMMITTED);
                                     OffsetFetchResponsePartitions::default()
                                         .with_partition_index(p)
                                         .with_committed_offset(c.offset)
@@ -295,15 +324,15 @@ pub async fn offset_fetch(broker: &Arc<Broker>, ctx: &RequestContext, req: Offse
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
     }
-    let asked = req.topics.map(|ts| ts.into_iter().map(|t| (t.name, uuid::Uuid::nil(), t.partition_indexes)).collect());
+    let asked = req.topics.map(|ts| ts.into_iter().map(|t| AskedTopic { name: t.name, id: uuid::Uuid::nil(), partitions: t.partition_indexes }).collect());
     let topics = fetch_offsets(&b, &req.group_id, asked)
         .into_iter()
-        .map(|(name, _, parts)| {
-            OffsetFetchResponseTopic::default().with_name(name).with_partitions(
-                parts
+        .map(|t| {
+            OffsetFetchResponseTopic::default().with_name(t.name).with_partitions(
+                t.partitions
                     .into_iter()
                     .map(|(p, c)| {
-                        let c = c.unwrap_or(Committed { offset: -1, leader_epoch: -1, metadata: String::new(), commit_timestamp: -1 });
+                        let c = c.unwrap_or(NOTHING_COMMITTED);
                         let r = OffsetFetchResponsePartition::default()
                             .with_partition_index(p)
                             .with_committed_offset(c.offset)
@@ -321,6 +350,7 @@ pub async fn offset_fetch(broker: &Arc<Broker>, ctx: &RequestContext, req: Offse
     OffsetFetchResponse::default().with_topics(topics)
 }
 
+/// DescribeGroups.
 pub async fn describe_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
     use describe_groups_response::*;
     let version = ctx.header.request_api_version;
@@ -349,7 +379,7 @@ pub async fn describe_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: De
                         .collect(),
                 ),
             None => {
-                let g = DescribedGroup::default().with_group_id(id).with_group_state(sb("Dead"));
+                let g = DescribedGroup::default().with_group_id(id).with_group_state(sb(crate::group::classic::state::DEAD));
                 // KIP-1043: v6 says the group does not exist instead of describing it as Dead.
                 if version >= 6 {
                     g.with_error_code(ResponseError::GroupIdNotFound.code())
@@ -362,6 +392,7 @@ pub async fn describe_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: De
     DescribeGroupsResponse::default().with_groups(groups.into_iter().map(|g| g.with_authorized_operations(ops)).collect())
 }
 
+/// ListGroups, filtered by state (v4+) and type (v5+; every group here is "classic").
 pub async fn list_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGroupsRequest) -> ListGroupsResponse {
     use list_groups_response::ListedGroup;
     let version = ctx.header.request_api_version;
@@ -371,13 +402,13 @@ pub async fn list_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGr
         .groups
         .list()
         .into_iter()
-        .filter(|(_, _, state)| states.is_empty() || states.contains(&state.name().to_ascii_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
-        .map(|(id, protocol_type, state)| {
-            let g = ListedGroup::default().with_group_id(GroupId(sb(id))).with_protocol_type(sb(protocol_type));
-            let g = if version >= 4 { g.with_group_state(sb(state.name())) } else { g };
+        .filter(|g| states.is_empty() || states.contains(&g.state.name().to_ascii_lowercase()))
+        .filter(|_| types.is_empty() || types.iter().any(|t| t == CLASSIC_GROUP_TYPE))
+        .map(|listing| {
+            let g = ListedGroup::default().with_group_id(GroupId(sb(listing.group_id))).with_protocol_type(sb(listing.protocol_type));
+            let g = if version >= 4 { g.with_group_state(sb(listing.state.name())) } else { g };
             if version >= 5 {
-                g.with_group_type(sb("classic"))
+                g.with_group_type(sb(CLASSIC_GROUP_TYPE))
             } else {
                 g
             }
@@ -386,6 +417,7 @@ pub async fn list_groups(broker: &Arc<Broker>, ctx: &RequestContext, req: ListGr
     ListGroupsResponse::default().with_groups(groups)
 }
 
+/// DeleteGroups: each group separately.
 pub async fn delete_groups(broker: &Arc<Broker>, _ctx: &RequestContext, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
     use delete_groups_response::DeletableGroupResult;
     let b = broker.clone();
@@ -403,9 +435,10 @@ pub async fn delete_groups(broker: &Arc<Broker>, _ctx: &RequestContext, req: Del
     DeleteGroupsResponse::default().with_results(results)
 }
 
+/// OffsetDelete: refused for topics an active group subscribes to.
 pub async fn offset_delete(broker: &Arc<Broker>, _ctx: &RequestContext, req: OffsetDeleteRequest) -> OffsetDeleteResponse {
     use offset_delete_response::*;
-    let Some((state, subscribed)) = broker.groups.subscribed_topics(&req.group_id) else {
+    let Some(subscriptions) = broker.groups.subscriptions(&req.group_id) else {
         return OffsetDeleteResponse::default().with_error_code(ResponseError::GroupIdNotFound.code());
     };
     let group = req.group_id.to_string();
@@ -420,7 +453,7 @@ pub async fn offset_delete(broker: &Arc<Broker>, _ctx: &RequestContext, req: Off
                 .partitions
                 .into_iter()
                 .map(|p| {
-                    let e = if state != crate::group::GroupState::Empty && subscribed.contains(&name) {
+                    let e = if subscriptions.state != GroupState::Empty && subscriptions.topics.contains(&name) {
                         Some(ResponseError::GroupSubscribedToTopic)
                     } else if exists.as_ref().and_then(|t| find_partition(t, p.partition_index).ok()).is_none() {
                         Some(ResponseError::UnknownTopicOrPartition)

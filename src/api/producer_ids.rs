@@ -13,7 +13,7 @@ pub async fn init_producer_id(broker: &Arc<Broker>, _ctx: &RequestContext, req: 
     if let Some(id) = req.transactional_id.as_ref().filter(|t| !t.is_empty()).map(|t| t.to_string()) {
         let b = broker.clone();
         let expected = (req.producer_id.0 >= 0).then_some((req.producer_id.0, req.producer_epoch));
-        let res = blocking(move || b.txns.init_producer_id(&id, req.transaction_timeout_ms, expected, &b.producer_ids, &b.groups))
+        let res = blocking(move || b.txns.init_producer_id(&id, req.transaction_timeout_ms, expected, &b.producer_ids))
             .await
             .and_then(|r| r);
         return match res {

@@ -3,7 +3,7 @@
 use super::{blocking, find_partition, find_topic};
 use crate::broker::Broker;
 use crate::request::RequestContext;
-use crate::txn::PendingOffset;
+use crate::txn::{PendingOffset, TxnOutcome, TxnState};
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 use std::sync::Arc;
@@ -12,28 +12,45 @@ fn code(r: Result<(), ResponseError>) -> i16 {
     r.err().map(|e| e.code()).unwrap_or(0)
 }
 
+/// The partitions one transaction adds (AddPartitionsToTxn carries one, or several from v4).
+struct TxnPartitions {
+    transactional_id: TransactionalId,
+    producer_id: i64,
+    epoch: i16,
+    topics: Vec<(TopicName, Vec<i32>)>,
+    /// v4+: only check that the partitions are in the transaction (KIP-890).
+    verify_only: bool,
+}
+
+/// AddPartitionsToTxn.
 pub async fn add_partitions_to_txn(broker: &Arc<Broker>, ctx: &RequestContext, req: AddPartitionsToTxnRequest) -> AddPartitionsToTxnResponse {
     use add_partitions_to_txn_response::*;
     let version = ctx.header.request_api_version;
     // v4+ batches transactions (sent by brokers); v0-3 carry one transaction at the top level.
-    let txns: Vec<(TransactionalId, i64, i16, Vec<(TopicName, Vec<i32>)>, bool)> = if version >= 4 {
+    let txns: Vec<TxnPartitions> = if version >= 4 {
         req.transactions
             .into_iter()
-            .map(|t| (t.transactional_id, t.producer_id.0, t.producer_epoch, t.topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(), t.verify_only))
+            .map(|t| TxnPartitions {
+                transactional_id: t.transactional_id,
+                producer_id: t.producer_id.0,
+                epoch: t.producer_epoch,
+                topics: t.topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(),
+                verify_only: t.verify_only,
+            })
             .collect()
     } else {
-        vec![(
-            req.v3_and_below_transactional_id,
-            req.v3_and_below_producer_id.0,
-            req.v3_and_below_producer_epoch,
-            req.v3_and_below_topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(),
-            false,
-        )]
+        vec![TxnPartitions {
+            transactional_id: req.v3_and_below_transactional_id,
+            producer_id: req.v3_and_below_producer_id.0,
+            epoch: req.v3_and_below_producer_epoch,
+            topics: req.v3_and_below_topics.into_iter().map(|tp| (tp.name, tp.partitions)).collect(),
+            verify_only: false,
+        }]
     };
     let b = broker.clone();
     let results = blocking(move || {
         txns.into_iter()
-            .map(|(id, pid, epoch, topics, verify_only)| {
+            .map(|TxnPartitions { transactional_id: id, producer_id: pid, epoch, topics, verify_only }| {
                 // Unknown partitions fail the request; the others are then OPERATION_NOT_ATTEMPTED.
                 let unknown: Vec<(String, i32)> = topics
                     .iter()
@@ -77,17 +94,14 @@ pub async fn add_partitions_to_txn(broker: &Arc<Broker>, ctx: &RequestContext, r
     }
 }
 
+/// AddOffsetsToTxn.
 pub async fn add_offsets_to_txn(broker: &Arc<Broker>, _ctx: &RequestContext, req: AddOffsetsToTxnRequest) -> AddOffsetsToTxnResponse {
     let b = broker.clone();
-    let res = blocking(move || {
-        let partition = b.groups.offsets.partition_index(&req.group_id).map_err(|_| ResponseError::CoordinatorNotAvailable)?;
-        b.txns.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id, partition)
-    })
-    .await
-    .and_then(|r| r);
+    let res = blocking(move || b.txns.add_offsets(&req.transactional_id, req.producer_id.0, req.producer_epoch, &req.group_id)).await.and_then(|r| r);
     AddOffsetsToTxnResponse::default().with_error_code(code(res))
 }
 
+/// TxnOffsetCommit: the offsets wait for the transaction to commit.
 pub async fn txn_offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req: TxnOffsetCommitRequest) -> TxnOffsetCommitResponse {
     use txn_offset_commit_response::*;
     let group = req.group_id.to_string();
@@ -129,13 +143,15 @@ pub async fn txn_offset_commit(broker: &Arc<Broker>, _ctx: &RequestContext, req:
     TxnOffsetCommitResponse::default().with_topics(topics)
 }
 
+/// EndTxn.
 pub async fn end_txn(broker: &Arc<Broker>, _ctx: &RequestContext, req: EndTxnRequest) -> EndTxnResponse {
     let b = broker.clone();
-    let (id, pid, epoch, commit) = (req.transactional_id.to_string(), req.producer_id.0, req.producer_epoch, req.committed);
-    let res = blocking(move || b.txns.end_txn(&id, pid, epoch, commit, &b.groups)).await.and_then(|r| r);
+    let (id, pid, epoch, outcome) = (req.transactional_id.to_string(), req.producer_id.0, req.producer_epoch, TxnOutcome::from_committed(req.committed));
+    let res = blocking(move || b.txns.end_txn(&id, pid, epoch, outcome)).await.and_then(|r| r);
     EndTxnResponse::default().with_error_code(code(res)).with_producer_id(req.producer_id).with_producer_epoch(req.producer_epoch)
 }
 
+/// DescribeProducers.
 pub async fn describe_producers(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeProducersRequest) -> DescribeProducersResponse {
     use describe_producers_response::*;
     let topics = req
@@ -173,6 +189,7 @@ pub async fn describe_producers(broker: &Arc<Broker>, _ctx: &RequestContext, req
     DescribeProducersResponse::default().with_topics(topics)
 }
 
+/// ListTransactions.
 pub async fn list_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req: ListTransactionsRequest) -> ListTransactionsResponse {
     use list_transactions_response::TransactionState;
     const STATES: [&str; 6] = ["Empty", "Ongoing", "PrepareCommit", "PrepareAbort", "CompleteCommit", "CompleteAbort"];
@@ -192,7 +209,7 @@ pub async fn list_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
         .into_iter()
         .filter(|m| req.state_filters.is_empty() || req.state_filters.iter().any(|f| f.as_str() == m.state.name()))
         .filter(|m| req.producer_id_filters.is_empty() || req.producer_id_filters.iter().any(|p| p.0 == m.producer_id))
-        .filter(|m| req.duration_filter < 0 || (m.state == crate::txn::TxnState::Ongoing && now - m.start_ms >= req.duration_filter))
+        .filter(|m| req.duration_filter < 0 || (m.state == TxnState::Ongoing && now - m.start_ms >= req.duration_filter))
         .filter(|m| pattern.as_ref().is_none_or(|r| r.is_match(&m.transactional_id)))
         .map(|m| {
             TransactionState::default()
@@ -204,6 +221,7 @@ pub async fn list_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req:
     ListTransactionsResponse::default().with_unknown_state_filters(unknown).with_transaction_states(states)
 }
 
+/// DescribeTransactions.
 pub async fn describe_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeTransactionsRequest) -> DescribeTransactionsResponse {
     use describe_transactions_response::*;
     let all = broker.txns.list();
@@ -221,7 +239,7 @@ pub async fn describe_transactions(broker: &Arc<Broker>, _ctx: &RequestContext, 
                     .with_transactional_id(id)
                     .with_transaction_state(m.state.name().into())
                     .with_transaction_timeout_ms(m.timeout_ms)
-                    .with_transaction_start_time_ms(if m.state == crate::txn::TxnState::Ongoing { m.start_ms } else { -1 })
+                    .with_transaction_start_time_ms(if m.state == TxnState::Ongoing { m.start_ms } else { -1 })
                     .with_producer_id(ProducerId(m.producer_id))
                     .with_producer_epoch(m.epoch)
                     .with_topics(

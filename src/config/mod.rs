@@ -15,6 +15,8 @@ pub mod sources;
 pub use crate::config_def::{parse_properties, ConfigError};
 /// Re-exported so `crate::config::LogConfig` keeps working.
 pub use crate::log::config::LogConfig;
+/// Re-exported: the broker reads the group coordinator's keys into it.
+pub use crate::group::config::GroupConfig;
 /// DescribeConfigs entries built from the rows.
 pub use describe::{Described, Synonym};
 
@@ -86,28 +88,7 @@ pub struct Config {
     pub txn_abort_interval_ms: u64,
 }
 
-/// Group coordinator settings (Kafka's `group.*` and `offsets.*`).
-#[derive(Debug, Clone)]
-pub struct GroupConfig {
-    /// `group.min.session.timeout.ms`.
-    pub min_session_timeout_ms: i32,
-    /// `group.max.session.timeout.ms`.
-    pub max_session_timeout_ms: i32,
-    /// `group.initial.rebalance.delay.ms`.
-    pub initial_rebalance_delay_ms: u64,
-    /// `offsets.topic.num.partitions`.
-    pub offsets_topic_partitions: i32,
-    /// `offsets.topic.segment.bytes`.
-    pub offsets_topic_segment_bytes: u64,
-    /// `offsets.retention.minutes`, in milliseconds.
-    pub offsets_retention_ms: i64,
-    /// `offsets.retention.check.interval.ms`.
-    pub offsets_retention_check_interval_ms: u64,
-    /// `offset.metadata.max.bytes`.
-    pub offset_metadata_max_bytes: usize,
-}
-
-/// Reads the group coordinator's keys (kept apart so `GroupConfig` can move to `group`).
+/// Reads the group coordinator's keys into its `GroupConfig`.
 fn group_config(v: &Values) -> Result<GroupConfig, ConfigError> {
     Ok(GroupConfig {
         min_session_timeout_ms: v.int("group.min.session.timeout.ms")?,

@@ -67,7 +67,7 @@ impl Broker {
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
         tasks.push(spawn_periodic(broker.clone(), flush_every, |b| b.logs.flush_pass()));
         tasks.push(spawn_periodic(broker.clone(), config.producer_id_expiration_check_interval_ms, |b| b.logs.producer_expiration_pass()));
-        tasks.push(spawn_group_timers(broker.clone()));
+        tasks.push(spawn_coordinator_timers(broker.clone()));
         if config.cleaner_enable {
             tasks.push(spawn_periodic(broker.clone(), config.cleaner_backoff_ms, |b| b.logs.cleaner_pass()));
         }
@@ -94,41 +94,13 @@ fn spawn_periodic(broker: Arc<Broker>, every_ms: u64, f: fn(&Broker)) -> tokio::
     })
 }
 
-/// Drives the coordinators' timers: group sessions and rebalances every 50 ms, offset expiry
-/// every `offsets.retention.check.interval.ms`, transaction timeouts every
-/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
-fn spawn_group_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
-    let mut shutdown = broker.shutdown.clone();
+/// Spawns the coordinators' timers; each coordinator owns its cadence (`group::timer`,
+/// `TransactionCoordinator::run_timers`).
+fn spawn_coordinator_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> {
+    let groups = broker.groups.clone().run_timers(broker.shutdown.clone());
+    let txns = broker.txns.clone().run_timers(broker.config.txn_abort_interval_ms, broker.shutdown.clone());
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let every = Duration::from_millis(broker.config.group.offsets_retention_check_interval_ms.max(1));
-        let txn_every = Duration::from_millis(broker.config.txn_abort_interval_ms.max(1));
-        let mut last_expiry = tokio::time::Instant::now();
-        let mut last_txn_check = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let expire = last_expiry.elapsed() >= every;
-                    if expire {
-                        last_expiry = tokio::time::Instant::now();
-                    }
-                    let check_txns = last_txn_check.elapsed() >= txn_every;
-                    if check_txns {
-                        last_txn_check = tokio::time::Instant::now();
-                    }
-                    let b = broker.clone();
-                    let _ = tokio::task::spawn_blocking(move || {
-                        b.groups.tick(expire);
-                        if check_txns {
-                            b.txns.abort_timed_out(&b.groups);
-                        }
-                    })
-                    .await;
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
+        tokio::join!(groups, txns);
     })
 }
 

@@ -6,9 +6,9 @@
 //! metadata as JSON), replayed on start; a transaction found in a Prepare state is completed then,
 //! and an Ongoing one is aborted when its `transaction.timeout.ms` runs out. Ending a transaction
 //! writes a marker (control batch) into every partition in it and, on commit, stores the offsets
-//! sent with TxnOffsetCommit.
+//! sent with TxnOffsetCommit. The coordinator holds the group coordinator those offsets go to.
 
-use crate::group::{Committed, GroupCoordinator, OFFSETS_TOPIC};
+use crate::group::{Committed, GroupCoordinator, PartitionOffset, OFFSETS_TOPIC};
 use crate::util::time::now_ms;
 use crate::log::LogManager;
 use crate::internal_topic::InternalTopic;
@@ -18,20 +18,62 @@ use kafka_protocol::ResponseError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
 
+/// The internal topic transaction state lives in.
 pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 
+/// The epoch of this coordinator written into markers: one node, never failed over, so always 0.
+const COORDINATOR_EPOCH: i32 = 0;
+
+/// The last epoch handed out before the producer id is replaced (Kafka keeps `Short.MAX_VALUE`
+/// for the fencing bump of a timed-out transaction).
+const LAST_EPOCH: i16 = i16::MAX - 1;
+
+/// The state of a transactional id (Kafka's TransactionState).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TxnState {
+    /// No transaction open.
     Empty,
+    /// A transaction is open: partitions and offsets are being added.
     Ongoing,
+    /// Commit decided and stored; markers being written.
     PrepareCommit,
+    /// Abort decided and stored; markers being written.
     PrepareAbort,
+    /// The last transaction committed.
     CompleteCommit,
+    /// The last transaction aborted.
     CompleteAbort,
 }
 
+/// How a transaction ends (Kafka's TransactionResult).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnOutcome {
+    /// Its records become visible, its offsets are committed.
+    Commit,
+    /// Its records are skipped by read_committed consumers, its offsets dropped.
+    Abort,
+}
+
+impl TxnOutcome {
+    /// Commit if `committed` (EndTxn's field).
+    pub fn from_committed(committed: bool) -> TxnOutcome {
+        if committed {
+            TxnOutcome::Commit
+        } else {
+            TxnOutcome::Abort
+        }
+    }
+
+    fn is_commit(self) -> bool {
+        self == TxnOutcome::Commit
+    }
+}
+
 impl TxnState {
+    /// The state's name, as the admin APIs report it (Kafka's spelling).
     pub fn name(self) -> &'static str {
         match self {
             TxnState::Empty => "Empty",
@@ -47,24 +89,40 @@ impl TxnState {
 /// An offset sent with TxnOffsetCommit, applied when the transaction commits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingOffset {
+    /// The consumer group.
     pub group: String,
+    /// The topic.
     pub topic: String,
+    /// The partition.
     pub partition: i32,
+    /// The offset to commit.
     pub offset: i64,
+    /// The leader epoch sent with it.
     pub leader_epoch: i32,
+    /// The client's metadata string.
     pub metadata: String,
 }
 
+/// A transactional id's state, as stored (JSON) in `__transaction_state`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TxnMetadata {
+    /// The transactional id.
     pub transactional_id: String,
+    /// Its producer id.
     pub producer_id: i64,
+    /// Its current epoch (older epochs are fenced).
     pub epoch: i16,
+    /// `transaction.timeout.ms` of the producer.
     pub timeout_ms: i32,
+    /// Where its transaction stands.
     pub state: TxnState,
+    /// The partitions in the open transaction.
     pub partitions: BTreeSet<(String, i32)>,
+    /// When the open transaction started (ms since epoch).
     pub start_ms: i64,
+    /// When the state last changed (ms since epoch).
     pub last_update_ms: i64,
+    /// Offsets sent with TxnOffsetCommit, committed with the transaction.
     #[serde(default)]
     pub pending_offsets: Vec<PendingOffset>,
 }
@@ -72,22 +130,29 @@ pub struct TxnMetadata {
 /// Settings (Kafka's names).
 #[derive(Debug, Clone)]
 pub struct TxnConfig {
+    /// `transaction.max.timeout.ms`.
     pub max_timeout_ms: i32,
+    /// `transaction.state.log.num.partitions`.
     pub partitions: i32,
+    /// `transaction.state.log.segment.bytes`.
     pub segment_bytes: u64,
 }
 
+/// The transaction coordinator. Cheap to clone (a handle): the timer holds a clone.
+#[derive(Clone)]
 pub struct TransactionCoordinator {
-    cfg: TxnConfig,
-    topic: InternalTopic,
-    txns: Mutex<HashMap<String, TxnMetadata>>,
+    cfg: Arc<TxnConfig>,
+    topic: Arc<InternalTopic>,
+    txns: Arc<Mutex<HashMap<String, TxnMetadata>>>,
+    /// Where the offsets of committed transactions go.
+    groups: GroupCoordinator,
 }
 
 type TxnResult<T> = Result<T, ResponseError>;
 
 impl TransactionCoordinator {
     /// Replays `__transaction_state` and finishes any transaction caught between its decision
-    /// and its markers.
+    /// and its markers. It keeps a handle on `groups`.
     pub fn open(cfg: TxnConfig, logs: Arc<LogManager>, groups: &GroupCoordinator) -> TransactionCoordinator {
         let topic = InternalTopic::new(logs, TRANSACTION_TOPIC, cfg.partitions, cfg.segment_bytes);
         let mut txns = HashMap::new();
@@ -102,12 +167,12 @@ impl TransactionCoordinator {
                 }
             }
         });
-        let coord = TransactionCoordinator { cfg, topic, txns: Mutex::new(HashMap::new()) };
+        let coord = TransactionCoordinator { cfg: Arc::new(cfg), topic: Arc::new(topic), txns: Arc::new(Mutex::new(HashMap::new())), groups: groups.clone() };
         for (id, mut m) in txns {
             if matches!(m.state, TxnState::PrepareCommit | TxnState::PrepareAbort) {
-                let commit = m.state == TxnState::PrepareCommit;
-                tracing::info!(transactional_id = %id, commit, "completing a transaction decided before the restart");
-                if let Err(e) = coord.complete(&mut m, commit, groups) {
+                let outcome = if m.state == TxnState::PrepareCommit { TxnOutcome::Commit } else { TxnOutcome::Abort };
+                tracing::info!(transactional_id = %id, ?outcome, "completing a transaction decided before the restart");
+                if let Err(e) = coord.complete(&mut m, outcome) {
                     tracing::error!(transactional_id = %id, error = ?e, "cannot complete transaction");
                 }
             }
@@ -146,7 +211,6 @@ impl TransactionCoordinator {
         timeout_ms: i32,
         expected: Option<(i64, i16)>,
         producer_ids: &ProducerIdManager,
-        groups: &GroupCoordinator,
     ) -> TxnResult<(i64, i16)> {
         if timeout_ms <= 0 || timeout_ms > self.cfg.max_timeout_ms {
             return Err(ResponseError::InvalidTransactionTimeout);
@@ -154,7 +218,7 @@ impl TransactionCoordinator {
         let mut txns = self.lock();
         let now = now_ms();
         let new_id = || producer_ids.next_id().map_err(|_| ResponseError::KafkaStorageError);
-        let mut m = match txns.get(id).cloned() {
+        let m = match txns.get(id).cloned() {
             None => TxnMetadata {
                 transactional_id: id.to_string(),
                 producer_id: new_id()?,
@@ -173,7 +237,7 @@ impl TransactionCoordinator {
                         return Err(ResponseError::ProducerFenced);
                     }
                 }
-                if m.epoch >= i16::MAX - 1 {
+                if m.epoch >= LAST_EPOCH {
                     m.producer_id = new_id()?;
                     m.epoch = 0;
                 } else {
@@ -181,7 +245,7 @@ impl TransactionCoordinator {
                 }
                 if m.state == TxnState::Ongoing {
                     // Abort the previous instance's transaction, with the new epoch so it is fenced.
-                    self.complete(&mut m, false, groups)?;
+                    self.complete(&mut m, TxnOutcome::Abort)?;
                 }
                 m.state = TxnState::Empty;
                 m.timeout_ms = timeout_ms;
@@ -191,7 +255,6 @@ impl TransactionCoordinator {
                 m
             }
         };
-        m.state = if m.state == TxnState::Empty { TxnState::Empty } else { m.state };
         self.persist(&m)?;
         let result = (m.producer_id, m.epoch);
         txns.insert(id.to_string(), m);
@@ -236,9 +299,9 @@ impl TransactionCoordinator {
         Ok(())
     }
 
-    /// AddOffsetsToTxn: the group's offsets partition joins the transaction.
-    pub fn add_offsets(&self, id: &str, pid: i64, epoch: i16, group: &str, offsets_partition: i32) -> TxnResult<()> {
-        let _ = group;
+    /// AddOffsetsToTxn: the `__consumer_offsets` partition of `group` joins the transaction.
+    pub fn add_offsets(&self, id: &str, pid: i64, epoch: i16, group: &str) -> TxnResult<()> {
+        let offsets_partition = self.groups.offsets_partition(group)?;
         self.add_partitions(id, pid, epoch, &[(OFFSETS_TOPIC.to_string(), offsets_partition)])
     }
 
@@ -257,7 +320,8 @@ impl TransactionCoordinator {
     }
 
     /// EndTxn: commit or abort.
-    pub fn end_txn(&self, id: &str, pid: i64, epoch: i16, commit: bool, groups: &GroupCoordinator) -> TxnResult<()> {
+    pub fn end_txn(&self, id: &str, pid: i64, epoch: i16, outcome: TxnOutcome) -> TxnResult<()> {
+        let commit = outcome.is_commit();
         let mut txns = self.lock();
         let m = Self::check(&mut txns, id, pid, epoch)?;
         match (m.state, commit) {
@@ -270,33 +334,34 @@ impl TransactionCoordinator {
         updated.state = if commit { TxnState::PrepareCommit } else { TxnState::PrepareAbort };
         updated.last_update_ms = now_ms();
         self.persist(&updated)?;
-        self.complete(&mut updated, commit, groups)?;
+        self.complete(&mut updated, outcome)?;
         *m = updated;
         Ok(())
     }
 
     /// Writes the markers, applies (or drops) pending offsets and records the completion.
-    fn complete(&self, m: &mut TxnMetadata, commit: bool, groups: &GroupCoordinator) -> TxnResult<()> {
+    fn complete(&self, m: &mut TxnMetadata, outcome: TxnOutcome) -> TxnResult<()> {
+        let commit = outcome.is_commit();
         let logs = self.topic.logs();
         for (topic, partition) in &m.partitions {
             let Some(p) = logs.partition(topic, *partition) else { continue };
-            if let Err(e) = p.append_marker(m.producer_id, m.epoch, commit, 0) {
+            if let Err(e) = p.append_marker(m.producer_id, m.epoch, commit, COORDINATOR_EPOCH) {
                 tracing::error!(topic = %topic, partition, error = %e, "cannot write transaction marker");
                 return Err(ResponseError::CoordinatorNotAvailable);
             }
         }
         if commit {
-            let mut by_group: HashMap<String, Vec<(String, i32, Committed)>> = HashMap::new();
+            let mut by_group: HashMap<String, Vec<PartitionOffset>> = HashMap::new();
             let now = now_ms();
             for o in m.pending_offsets.drain(..) {
-                by_group.entry(o.group).or_default().push((
-                    o.topic,
-                    o.partition,
-                    Committed { offset: o.offset, leader_epoch: o.leader_epoch, metadata: o.metadata, commit_timestamp: now },
-                ));
+                by_group.entry(o.group).or_default().push(PartitionOffset {
+                    topic: o.topic,
+                    partition: o.partition,
+                    committed: Committed { offset: o.offset, leader_epoch: o.leader_epoch, metadata: o.metadata, commit_timestamp: now },
+                });
             }
             for (group, offsets) in by_group {
-                groups.commit(&group, offsets)?;
+                self.groups.commit(&group, offsets)?;
             }
         }
         m.pending_offsets.clear();
@@ -310,7 +375,7 @@ impl TransactionCoordinator {
 
     /// Aborts transactions open longer than their timeout, bumping the epoch so that the
     /// producer that left them is fenced (as Kafka does).
-    pub fn abort_timed_out(&self, groups: &GroupCoordinator) {
+    pub fn abort_timed_out(&self) {
         let now = now_ms();
         let mut txns = self.lock();
         for m in txns.values_mut() {
@@ -319,17 +384,35 @@ impl TransactionCoordinator {
                 let mut updated = m.clone();
                 updated.epoch = updated.epoch.saturating_add(1);
                 updated.state = TxnState::PrepareAbort;
-                if self.persist(&updated).is_ok() && self.complete(&mut updated, false, groups).is_ok() {
+                if self.persist(&updated).is_ok() && self.complete(&mut updated, TxnOutcome::Abort).is_ok() {
                     *m = updated;
                 }
             }
         }
     }
 
-    /// (transactional id, producer id, epoch, state, timeout, start, partitions) for the admin APIs.
+    /// Every transactional id's state, by id, for the admin APIs.
     pub fn list(&self) -> Vec<TxnMetadata> {
         let mut v: Vec<TxnMetadata> = self.lock().values().cloned().collect();
         v.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
         v
+    }
+
+    /// Aborts timed-out transactions every `every_ms`
+    /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`) until `shutdown` changes.
+    pub async fn run_timers(self, every_ms: u64, mut shutdown: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: the first check is one interval after start.
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    let txns = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || txns.abort_timed_out()).await;
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
     }
 }

@@ -12,31 +12,50 @@
 //!   so members keep their generation and partitions across a restart.
 //!
 //! A null value is a tombstone. The partition of a group is `abs(javaHashCode(group)) % N`.
+//!
+//! This file is the codec only; `offset_metadata_manager` keeps the records' in-memory view.
 
-use crate::log::LogManager;
-use crate::internal_topic::{InternalTopic, InternalTopicError};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
+/// The internal topic the records live in.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Key version of an offset commit (0 is read too: the same layout).
+const OFFSET_COMMIT_KEY_VERSION: i16 = 1;
+/// Key version of a group metadata record.
+const GROUP_METADATA_KEY_VERSION: i16 = 2;
+/// The OffsetCommitValue version written (0-3 are read).
+const OFFSET_COMMIT_VALUE_VERSION: i16 = 3;
+/// The GroupMetadataValue version written (0-3 are read).
+const GROUP_METADATA_VALUE_VERSION: i16 = 3;
+/// A null string's length.
+const NULL_LENGTH: i16 = -1;
 
 /// One committed offset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Committed {
+    /// The next offset the group will consume.
     pub offset: i64,
+    /// The leader epoch of the last consumed record (-1 if unknown).
     pub leader_epoch: i32,
+    /// The client's metadata string.
     pub metadata: String,
+    /// When it was committed (ms since epoch): offset retention counts from it.
     pub commit_timestamp: i64,
 }
 
 /// What survives a restart of a group besides its offsets.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StoredGroup {
+    /// "consumer", ... (empty if never set).
     pub protocol_type: String,
+    /// The generation stored.
     pub generation: i32,
+    /// The selected protocol (None for an empty group).
     pub protocol: Option<String>,
+    /// The leader's member id (None for an empty group).
     pub leader: Option<String>,
+    /// When the group entered its state (ms since epoch; -1 before value version 2).
     pub state_timestamp: i64,
     /// Empty for an empty group; otherwise the members of the generation, with assignments.
     pub members: Vec<StoredMember>,
@@ -45,33 +64,62 @@ pub struct StoredGroup {
 /// A member of a stable group as stored (Kafka's MemberMetadata).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StoredMember {
+    /// The member's id.
     pub member_id: String,
+    /// Its `group.instance.id`, if static.
     pub instance_id: Option<String>,
+    /// The client id it joined with.
     pub client_id: String,
+    /// `/ip` it joined from.
     pub client_host: String,
+    /// Its rebalance timeout.
     pub rebalance_timeout_ms: i32,
+    /// Its session timeout.
     pub session_timeout_ms: i32,
     /// The member's metadata for the group's protocol.
     pub subscription: Bytes,
+    /// Its assignment in the stored generation.
     pub assignment: Bytes,
 }
 
-pub type StoreError = InternalTopicError;
-
-/// A change to write.
+/// A change to one group's records, as written to `__consumer_offsets`.
+#[derive(Debug, Clone)]
 pub enum Change {
+    /// An offset commit for one partition.
     Commit { topic: String, partition: i32, value: Committed },
+    /// A tombstone for one partition's committed offset.
     DeleteOffset { topic: String, partition: i32 },
+    /// The group's metadata.
     Group(StoredGroup),
+    /// A tombstone for the group's metadata (the group is deleted).
     DeleteGroup,
 }
 
-type Offsets = HashMap<String, BTreeMap<(String, i32), Committed>>;
+/// What a record's key names.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordKey {
+    /// A committed offset (key versions 0 and 1).
+    Offset { group: String, topic: String, partition: i32 },
+    /// A group's metadata (key version 2).
+    Group { group: String },
+}
 
-pub struct OffsetStore {
-    topic: InternalTopic,
-    offsets: Mutex<Offsets>,
-    groups: Mutex<HashMap<String, StoredGroup>>,
+/// The key of a `__consumer_offsets` record; `None` for malformed bytes or a key this broker
+/// does not keep (Kafka's newer record types).
+pub fn decode_key(mut key: Bytes) -> Option<RecordKey> {
+    if key.remaining() < 2 {
+        return None;
+    }
+    match key.get_i16() {
+        0 | OFFSET_COMMIT_KEY_VERSION => {
+            let group = get_str(&mut key)?;
+            let topic = get_str(&mut key)?;
+            let partition = get_i32(&mut key)?;
+            Some(RecordKey::Offset { group, topic, partition })
+        }
+        GROUP_METADATA_KEY_VERSION => Some(RecordKey::Group { group: get_str(&mut key)? }),
+        _ => None,
+    }
 }
 
 /// A string with its i16 length; None if it is too long for one (as Kafka's generated
@@ -86,7 +134,7 @@ fn put_nullable(b: &mut BytesMut, s: Option<&str>) -> Option<()> {
     match s {
         Some(s) => put_str(b, s),
         None => {
-            b.put_i16(-1);
+            b.put_i16(NULL_LENGTH);
             Some(())
         }
     }
@@ -129,154 +177,17 @@ fn get_i32(b: &mut Bytes) -> Option<i32> {
     (b.remaining() >= 4).then(|| b.get_i32())
 }
 
-impl OffsetStore {
-    /// Replays `__consumer_offsets` if it exists.
-    pub fn open(logs: Arc<LogManager>, partitions: i32, segment_bytes: u64) -> OffsetStore {
-        let store = OffsetStore {
-            topic: InternalTopic::new(logs, OFFSETS_TOPIC, partitions, segment_bytes),
-            offsets: Mutex::new(HashMap::new()),
-            groups: Mutex::new(HashMap::new()),
-        };
-        store.replay();
-        store
-    }
-
-    fn replay(&self) {
-        let n = self.topic.replay(|key, value| self.apply(key, value));
-        if n > 0 {
-            tracing::info!(records = n, groups = self.groups().len(), "loaded committed offsets");
-        }
-    }
-
-    /// Applies one record (from replay) to the in-memory state.
-    fn apply(&self, key: Option<Bytes>, value: Option<Bytes>) {
-        let Some(mut key) = key else { return };
-        if key.remaining() < 2 {
-            return;
-        }
-        match key.get_i16() {
-            0 | 1 => {
-                let (Some(group), Some(topic)) = (get_str(&mut key), get_str(&mut key)) else { return };
-                if key.remaining() < 4 {
-                    return;
-                }
-                let partition = key.get_i32();
-                let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-                match value.and_then(decode_offset) {
-                    Some(c) => {
-                        offsets.entry(group).or_default().insert((topic, partition), c);
-                    }
-                    None => {
-                        if let Some(g) = offsets.get_mut(&group) {
-                            g.remove(&(topic, partition));
-                        }
-                    }
-                }
-            }
-            2 => {
-                let Some(group) = get_str(&mut key) else { return };
-                let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
-                match value.map(decode_group) {
-                    Some(Some(g)) => {
-                        groups.insert(group, g);
-                    }
-                    // Not a tombstone: the group and its offsets stay as they were.
-                    Some(None) => tracing::warn!(group, "skipping a group metadata record that cannot be read"),
-                    None => {
-                        groups.remove(&group);
-                        self.offsets.lock().unwrap_or_else(|p| p.into_inner()).remove(&group);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// Makes sure the internal topic exists (FindCoordinator does this, as in Kafka).
-    pub fn ensure_topic(&self, group: &str) -> Result<(), StoreError> {
-        self.topic.partition_for(group).map(|_| ())
-    }
-
-    /// The `__consumer_offsets` partition holding `group`.
-    pub fn partition_index(&self, group: &str) -> Result<i32, StoreError> {
-        self.topic.partition_for(group).map(|p| p.index)
-    }
-
-    /// Writes the changes for one group as one batch, then applies them in memory.
-    pub fn write(&self, group: &str, changes: Vec<Change>) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let records = changes.iter().map(|c| encode_change(group, c)).collect::<Option<Vec<_>>>().ok_or_else(|| StoreError::Encode {
-            topic: OFFSETS_TOPIC,
-            reason: "a string field of the group is longer than 32767 bytes".into(),
-        })?;
-        self.topic.append(group, records)?;
-        for c in changes {
-            self.apply_change(group, c);
-        }
-        Ok(())
-    }
-
-    fn apply_change(&self, group: &str, c: Change) {
-        let mut offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-        match c {
-            Change::Commit { topic, partition, value } => {
-                offsets.entry(group.to_string()).or_default().insert((topic, partition), value);
-            }
-            Change::DeleteOffset { topic, partition } => {
-                if let Some(g) = offsets.get_mut(group) {
-                    g.remove(&(topic, partition));
-                    if g.is_empty() {
-                        offsets.remove(group);
-                    }
-                }
-            }
-            Change::Group(g) => {
-                self.groups.lock().unwrap_or_else(|p| p.into_inner()).insert(group.to_string(), g);
-            }
-            Change::DeleteGroup => {
-                offsets.remove(group);
-                self.groups.lock().unwrap_or_else(|p| p.into_inner()).remove(group);
-            }
-        }
-    }
-
-    pub fn fetch(&self, group: &str, topic: &str, partition: i32) -> Option<Committed> {
-        let offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-        offsets.get(group)?.get(&(topic.to_string(), partition)).cloned()
-    }
-
-    /// Every committed offset of a group, by topic then partition.
-    pub fn fetch_all(&self, group: &str) -> Vec<((String, i32), Committed)> {
-        let offsets = self.offsets.lock().unwrap_or_else(|p| p.into_inner());
-        offsets.get(group).map(|g| g.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
-    }
-
-    pub fn has_offsets(&self, group: &str) -> bool {
-        self.offsets.lock().unwrap_or_else(|p| p.into_inner()).get(group).is_some_and(|g| !g.is_empty())
-    }
-
-    /// Groups known from the log (with offsets or stored metadata).
-    pub fn groups(&self) -> HashMap<String, StoredGroup> {
-        let mut out = self.groups.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        for g in self.offsets.lock().unwrap_or_else(|p| p.into_inner()).keys() {
-            out.entry(g.clone()).or_default();
-        }
-        out
-    }
-}
-
-fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
+/// The key and value (None: a tombstone) of one change; None if a string is too long for its i16 length.
+pub fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
     let mut key = BytesMut::new();
     let value = match c {
         Change::Commit { topic, partition, value } => {
-            key.put_i16(1);
+            key.put_i16(OFFSET_COMMIT_KEY_VERSION);
             put_str(&mut key, group)?;
             put_str(&mut key, topic)?;
             key.put_i32(*partition);
             let mut v = BytesMut::new();
-            v.put_i16(3);
+            v.put_i16(OFFSET_COMMIT_VALUE_VERSION);
             v.put_i64(value.offset);
             v.put_i32(value.leader_epoch);
             put_str(&mut v, &value.metadata)?;
@@ -284,17 +195,17 @@ fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
             Some(v.freeze())
         }
         Change::DeleteOffset { topic, partition } => {
-            key.put_i16(1);
+            key.put_i16(OFFSET_COMMIT_KEY_VERSION);
             put_str(&mut key, group)?;
             put_str(&mut key, topic)?;
             key.put_i32(*partition);
             None
         }
         Change::Group(g) => {
-            key.put_i16(2);
+            key.put_i16(GROUP_METADATA_KEY_VERSION);
             put_str(&mut key, group)?;
             let mut v = BytesMut::new();
-            v.put_i16(3);
+            v.put_i16(GROUP_METADATA_VALUE_VERSION);
             put_str(&mut v, &g.protocol_type)?;
             v.put_i32(g.generation);
             put_nullable(&mut v, g.protocol.as_deref())?;
@@ -314,7 +225,7 @@ fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
             Some(v.freeze())
         }
         Change::DeleteGroup => {
-            key.put_i16(2);
+            key.put_i16(GROUP_METADATA_KEY_VERSION);
             put_str(&mut key, group)?;
             None
         }
@@ -322,6 +233,7 @@ fn encode_change(group: &str, c: &Change) -> Option<(Bytes, Option<Bytes>)> {
     Some((key.freeze(), value))
 }
 
+/// OffsetCommitValue versions 0-3; `None` for malformed bytes.
 pub fn decode_offset(mut v: Bytes) -> Option<Committed> {
     if v.remaining() < 2 {
         return None;
@@ -343,7 +255,7 @@ pub fn decode_group(mut v: Bytes) -> Option<StoredGroup> {
         return None;
     }
     let version = v.get_i16();
-    if !(0..=3).contains(&version) {
+    if !(0..=GROUP_METADATA_VALUE_VERSION).contains(&version) {
         return None;
     }
     let protocol_type = get_str(&mut v)?;
