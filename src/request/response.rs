@@ -87,12 +87,17 @@ impl Splicer {
 /// Why a response could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
+    /// kafka-protocol could not encode the response at this version (unsupported, or a field set
+    /// that the version lacks).
     #[error("{0}")]
     Codec(#[from] anyhow::Error),
+    /// A placeholder without its file range, of another length, or a range left over.
     #[error("file ranges and placeholders do not match up")]
     Placeholders,
+    /// The encoder went back to bytes already behind a file range (a length written afterwards).
     #[error("the encoder rewrote bytes across a file range")]
     Seek,
+    /// The frame is larger than its i32 size prefix can say.
     #[error("response too large")]
     TooLarge,
 }
