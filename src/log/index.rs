@@ -191,8 +191,8 @@ impl IndexFile {
         m.file.set_len(len as u64)?;
         if entries > 0 {
             // SAFETY: the file is private to this broker's data dir and only this process maps it;
-            // the old mapping was dropped above and the file was just set to `len`, which the new
-            // mapping covers exactly, and its length changes again only here, mapping dropped first.
+            // the old mapping was dropped above and the file just set to `len` bytes, exactly what
+            // is mapped, and only this function changes its length, always after the mapping is dropped.
             m.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&m.file)? });
         }
         Ok(())
