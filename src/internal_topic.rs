@@ -9,16 +9,36 @@ use kafka_protocol::records::{Compression, Record};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// Why a coordinator could not write its state to its internal topic.
 #[derive(Debug, thiserror::Error)]
 pub enum InternalTopicError {
+    /// The append to the topic's partition failed.
     #[error("cannot write {topic}: {source}")]
-    Log { topic: &'static str, source: crate::log::LogError },
+    Log {
+        /// The internal topic's name.
+        topic: &'static str,
+        /// Why the partition refused the append.
+        source: crate::log::LogError,
+    },
+    /// The topic did not exist and could not be created.
     #[error("cannot create {topic}: {source}")]
-    Topic { topic: &'static str, source: TopicError },
+    Topic {
+        /// The internal topic's name.
+        topic: &'static str,
+        /// Why the creation failed.
+        source: TopicError,
+    },
+    /// The records could not be built into a batch, or the topic's partition is missing.
     #[error("cannot encode records for {topic}: {reason}")]
-    Encode { topic: &'static str, reason: String },
+    Encode {
+        /// The internal topic's name.
+        topic: &'static str,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
+/// One internal topic: its name, partition count and segment size, over the broker's logs.
 pub struct InternalTopic {
     logs: Arc<LogManager>,
     name: &'static str,
@@ -32,10 +52,13 @@ pub fn java_hash(s: &str) -> i32 {
 }
 
 impl InternalTopic {
+    /// An internal topic named `name`, created (compacted, `partitions` partitions of
+    /// `segment_bytes` segments) on first use.
     pub fn new(logs: Arc<LogManager>, name: &'static str, partitions: i32, segment_bytes: u64) -> InternalTopic {
         InternalTopic { logs, name, partitions, segment_bytes }
     }
 
+    /// The log manager the topic lives in.
     pub fn logs(&self) -> &Arc<LogManager> {
         &self.logs
     }

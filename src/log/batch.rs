@@ -13,42 +13,101 @@
 pub const HEADER_LEN: usize = 61;
 /// baseOffset + batchLength: what precedes the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;
+/// Where baseOffset (i64) is: the offset of the batch's first record.
+pub const BASE_OFFSET_OFFSET: usize = 0;
+/// Where batchLength (i32) is: the bytes after it, to the batch's end.
+pub const LENGTH_OFFSET: usize = 8;
+/// Where partitionLeaderEpoch (i32) is; outside the CRC, set by the leader.
+pub const PARTITION_LEADER_EPOCH_OFFSET: usize = 12;
+/// Where magic (i8) is: the batch format version, 2 here.
+pub const MAGIC_OFFSET: usize = 16;
+/// Where the CRC32C (u32) of attributes..end is.
 pub const CRC_OFFSET: usize = 17;
+/// Where attributes (i16) are: codec, timestamp type, transactional, control, delete horizon.
 pub const ATTRIBUTES_OFFSET: usize = 21;
+/// Where lastOffsetDelta (i32) is: the last record's offset minus baseOffset.
+pub const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+/// Where baseTimestamp (i64, ms) is: what record timestamp deltas are relative to.
+pub const BASE_TIMESTAMP_OFFSET: usize = 27;
+/// Where maxTimestamp (i64, ms) is: the largest record timestamp, or the LogAppendTime.
+pub const MAX_TIMESTAMP_OFFSET: usize = 35;
+/// Where producerId (i64) is; -1 for a batch of no idempotent producer.
+pub const PRODUCER_ID_OFFSET: usize = 43;
+/// Where producerEpoch (i16) is.
+pub const PRODUCER_EPOCH_OFFSET: usize = 51;
+/// Where baseSequence (i32) is: the first record's producer sequence, -1 for none.
 pub const BASE_SEQUENCE_OFFSET: usize = 53;
-const MAGIC_OFFSET: usize = 16;
-const LAST_OFFSET_DELTA_OFFSET: usize = 23;
-const BASE_TIMESTAMP_OFFSET: usize = 27;
-const MAX_TIMESTAMP_OFFSET: usize = 35;
-const PRODUCER_ID_OFFSET: usize = 43;
-const PRODUCER_EPOCH_OFFSET: usize = 51;
-const RECORD_COUNT_OFFSET: usize = 57;
+/// Where recordCount (i32) is.
+pub const RECORD_COUNT_OFFSET: usize = 57;
+/// Where the records begin.
+pub const RECORDS_OFFSET: usize = 61;
 // The layout above, checked at compile time: each field ends where the next begins.
 const _: () = {
-    assert!(LOG_OVERHEAD == 12 && MAGIC_OFFSET == LOG_OVERHEAD + 4 && CRC_OFFSET == MAGIC_OFFSET + 1);
+    assert!(BASE_OFFSET_OFFSET == 0 && LENGTH_OFFSET == BASE_OFFSET_OFFSET + 8);
+    assert!(PARTITION_LEADER_EPOCH_OFFSET == LENGTH_OFFSET + 4 && LOG_OVERHEAD == PARTITION_LEADER_EPOCH_OFFSET);
+    assert!(MAGIC_OFFSET == PARTITION_LEADER_EPOCH_OFFSET + 4 && CRC_OFFSET == MAGIC_OFFSET + 1);
     assert!(ATTRIBUTES_OFFSET == CRC_OFFSET + 4 && LAST_OFFSET_DELTA_OFFSET == ATTRIBUTES_OFFSET + 2);
     assert!(BASE_TIMESTAMP_OFFSET == LAST_OFFSET_DELTA_OFFSET + 4 && MAX_TIMESTAMP_OFFSET == BASE_TIMESTAMP_OFFSET + 8);
     assert!(PRODUCER_ID_OFFSET == MAX_TIMESTAMP_OFFSET + 8 && PRODUCER_EPOCH_OFFSET == PRODUCER_ID_OFFSET + 8);
     assert!(BASE_SEQUENCE_OFFSET == PRODUCER_EPOCH_OFFSET + 2 && RECORD_COUNT_OFFSET == BASE_SEQUENCE_OFFSET + 4);
-    assert!(HEADER_LEN == RECORD_COUNT_OFFSET + 4);
+    assert!(RECORDS_OFFSET == RECORD_COUNT_OFFSET + 4 && RECORDS_OFFSET == HEADER_LEN);
 };
+/// The magic of the only batch format Odradek reads and writes (Kafka's `MAGIC_VALUE_V2`).
+pub const MAGIC_V2: i8 = 2;
+/// Attribute bits 0-2: the compression codec's id (see `compression::codec_of`).
+pub const COMPRESSION_CODEC_MASK: i16 = 0x07;
+/// Attribute bit 3: the timestamps are LogAppendTime (the broker's), not CreateTime.
+pub const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+/// Attribute bit 4: the batch belongs to a transaction.
+pub const TRANSACTIONAL_FLAG: i16 = 0x10;
+/// Attribute bit 5: the batch is a control batch (a transaction marker).
+pub const CONTROL_FLAG: i16 = 0x20;
 /// Attribute bit 6: the base timestamp holds the delete horizon the log cleaner set (KIP-534).
-const DELETE_HORIZON_FLAG: i16 = 0x40;
-const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+pub const DELETE_HORIZON_FLAG: i16 = 0x40;
+/// A control record's type (its key's second i16) for an ABORT marker.
+pub const CONTROL_TYPE_ABORT: i16 = 0;
+/// A control record's type for a COMMIT marker.
+pub const CONTROL_TYPE_COMMIT: i16 = 1;
+/// Bytes of a control record's key: version i16, type i16.
+const CONTROL_KEY_LEN: usize = 4;
+/// Where a control record's type is in its key.
+const CONTROL_KEY_TYPE_OFFSET: usize = 2;
+const _: () = assert!(CONTROL_KEY_LEN == CONTROL_KEY_TYPE_OFFSET + 2);
 
 /// Why a batch was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BatchError {
+    /// The buffer ends before the header, or before the end its batchLength gives.
     #[error("batch truncated: need {need} bytes, have {have}")]
-    Truncated { need: usize, have: usize },
+    Truncated {
+        /// Bytes the batch needs.
+        need: usize,
+        /// Bytes there are.
+        have: usize,
+    },
+    /// batchLength is too short for the rest of a header.
     #[error("batch length {0} is invalid")]
     BadLength(i32),
+    /// Not a v2 batch.
     #[error("unsupported magic {0}")]
     BadMagic(i8),
+    /// The CRC32C of attributes..end is not the one stored.
     #[error("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
-    Crc { stored: u32, computed: u32 },
+    Crc {
+        /// The CRC in the header.
+        stored: u32,
+        /// The CRC of the bytes.
+        computed: u32,
+    },
+    /// A negative count or delta, or more records than the offset range holds.
     #[error("record count {count} does not match last offset delta {delta}")]
-    BadCount { count: i32, delta: i32 },
+    BadCount {
+        /// recordCount.
+        count: i32,
+        /// lastOffsetDelta.
+        delta: i32,
+    },
+    /// The records section cannot be decompressed, decoded or encoded.
     #[error("records cannot be decoded: {0}")]
     Records(String),
 }
@@ -56,17 +115,27 @@ pub enum BatchError {
 /// The header fields of one batch, read without touching its records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
+    /// The offset of the batch's first record.
     pub base_offset: i64,
     /// Whole batch size in bytes, including the 12-byte log overhead.
     pub size: usize,
+    /// The format version; always `MAGIC_V2` once parsed.
     pub magic: i8,
+    /// The attribute bits (`COMPRESSION_CODEC_MASK`, `TIMESTAMP_TYPE_BIT`, the flags).
     pub attributes: i16,
+    /// The last record's offset minus `base_offset`.
     pub last_offset_delta: i32,
+    /// What record timestamp deltas are relative to (ms), or the delete horizon.
     pub base_timestamp: i64,
+    /// The largest record timestamp (ms), or the LogAppendTime.
     pub max_timestamp: i64,
+    /// The idempotent producer's id; -1 for none.
     pub producer_id: i64,
+    /// The producer's epoch; -1 for none.
     pub producer_epoch: i16,
+    /// The first record's producer sequence; -1 for none.
     pub base_sequence: i32,
+    /// Records in the batch: `last_offset_delta + 1`, fewer once compaction removed some.
     pub record_count: i32,
 }
 
@@ -75,15 +144,19 @@ impl BatchHeader {
     pub fn last_offset(&self) -> i64 {
         self.base_offset.saturating_add(self.last_offset_delta as i64)
     }
+    /// The offset after the batch's last: where the next batch starts (saturating too).
     pub fn next_offset(&self) -> i64 {
         self.last_offset().saturating_add(1)
     }
+    /// A control batch: a transaction marker, not data.
     pub fn is_control(&self) -> bool {
-        self.attributes & 0x20 != 0
+        self.attributes & CONTROL_FLAG != 0
     }
+    /// Part of a transaction, so read_committed consumers see it only once committed.
     pub fn is_transactional(&self) -> bool {
-        self.attributes & 0x10 != 0
+        self.attributes & TRANSACTIONAL_FLAG != 0
     }
+    /// Written by an idempotent or transactional producer, so its sequence is checked.
     pub fn has_producer_id(&self) -> bool {
         self.producer_id >= 0
     }
@@ -118,16 +191,16 @@ pub fn parse_header(buf: &[u8]) -> Result<BatchHeader, BatchError> {
     if buf.len() < HEADER_LEN {
         return Err(BatchError::Truncated { need: HEADER_LEN, have: buf.len() });
     }
-    let batch_length = i32_at(buf, 8);
+    let batch_length = i32_at(buf, LENGTH_OFFSET);
     if batch_length < (HEADER_LEN - LOG_OVERHEAD) as i32 {
         return Err(BatchError::BadLength(batch_length));
     }
     let magic = buf[MAGIC_OFFSET] as i8;
-    if magic != 2 {
+    if magic != MAGIC_V2 {
         return Err(BatchError::BadMagic(magic));
     }
     Ok(BatchHeader {
-        base_offset: i64_at(buf, 0),
+        base_offset: i64_at(buf, BASE_OFFSET_OFFSET),
         size: LOG_OVERHEAD + batch_length as usize,
         magic,
         attributes: i16_at(buf, ATTRIBUTES_OFFSET),
@@ -202,12 +275,13 @@ pub fn control_marker(batch: &[u8]) -> Option<bool> {
     let _ts_delta = varint(batch, &mut pos)?;
     let _offset_delta = varint(batch, &mut pos)?;
     let key_len = varint(batch, &mut pos)?;
-    if key_len < 4 || batch.len() < pos + 4 {
+    if key_len < CONTROL_KEY_LEN as i64 || batch.len() < pos + CONTROL_KEY_LEN {
         return None;
     }
-    match i16::from_be_bytes([batch[pos + 2], batch[pos + 3]]) {
-        0 => Some(false),
-        1 => Some(true),
+    let at = pos + CONTROL_KEY_TYPE_OFFSET;
+    match i16::from_be_bytes([batch[at], batch[at + 1]]) {
+        CONTROL_TYPE_ABORT => Some(false),
+        CONTROL_TYPE_COMMIT => Some(true),
         _ => None,
     }
 }
@@ -222,15 +296,15 @@ pub fn rebuild(template: &[u8], records: &[u8], record_count: i32, codec_id: i16
     out.extend_from_slice(&template[..HEADER_LEN]);
     out.extend_from_slice(records);
     let batch_length = (out.len() - LOG_OVERHEAD) as i32;
-    out[8..12].copy_from_slice(&batch_length.to_be_bytes());
-    let mut attrs = (i16_at(template, ATTRIBUTES_OFFSET) & !0x07) | (codec_id & 0x07);
+    out[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&batch_length.to_be_bytes());
+    let mut attrs = (i16_at(template, ATTRIBUTES_OFFSET) & !COMPRESSION_CODEC_MASK) | (codec_id & COMPRESSION_CODEC_MASK);
     if let Some(horizon) = delete_horizon {
         attrs |= DELETE_HORIZON_FLAG;
         out[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8].copy_from_slice(&horizon.to_be_bytes());
     }
     out[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
     out[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
-    out[RECORD_COUNT_OFFSET..HEADER_LEN].copy_from_slice(&record_count.to_be_bytes());
+    out[RECORD_COUNT_OFFSET..RECORD_COUNT_OFFSET + 4].copy_from_slice(&record_count.to_be_bytes());
     let crc = crc32c::crc32c(&out[ATTRIBUTES_OFFSET..]);
     out[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     out
@@ -254,8 +328,8 @@ pub fn set_max_timestamp(header: &mut [u8], body: &[u8], max_timestamp: i64) {
 /// and leader epoch (outside the CRC), and for LogAppendTime the timestamp type and max timestamp
 /// (inside it, so the CRC is recomputed over the header and `body`, the rest of the batch).
 pub fn stamp(header: &mut [u8], body: &[u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
-    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    header[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    header[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+    header[PARTITION_LEADER_EPOCH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET + 4].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
         let attrs = i16_at(header, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_BIT;
         header[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attrs.to_be_bytes());
@@ -265,12 +339,13 @@ pub fn stamp(header: &mut [u8], body: &[u8], base_offset: i64, leader_epoch: i32
     }
 }
 
+/// Batch helpers the other modules' tests build on.
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
     /// A minimal, valid, uncompressed batch with `n` empty records.
-    pub fn sample_batch(n: i32, ts: i64) -> Vec<u8> {
+    pub(crate) fn sample_batch(n: i32, ts: i64) -> Vec<u8> {
         let mut records = Vec::new();
         for i in 0..n {
             // length, attributes, timestampDelta, offsetDelta, keyLen(-1), valueLen(0), headers(0)
@@ -281,15 +356,15 @@ pub(crate) mod tests {
         let mut b = vec![0u8; HEADER_LEN];
         b.extend_from_slice(&records);
         let len = (b.len() - LOG_OVERHEAD) as i32;
-        b[8..12].copy_from_slice(&len.to_be_bytes());
-        b[16] = 2;
-        b[23..27].copy_from_slice(&(n - 1).to_be_bytes());
-        b[27..35].copy_from_slice(&ts.to_be_bytes());
-        b[35..43].copy_from_slice(&ts.to_be_bytes());
-        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
-        b[57..61].copy_from_slice(&n.to_be_bytes());
+        b[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&len.to_be_bytes());
+        b[MAGIC_OFFSET] = MAGIC_V2 as u8;
+        b[LAST_OFFSET_DELTA_OFFSET..LAST_OFFSET_DELTA_OFFSET + 4].copy_from_slice(&(n - 1).to_be_bytes());
+        b[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8].copy_from_slice(&ts.to_be_bytes());
+        b[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&ts.to_be_bytes());
+        b[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&(-1i64).to_be_bytes());
+        b[RECORD_COUNT_OFFSET..RECORD_COUNT_OFFSET + 4].copy_from_slice(&n.to_be_bytes());
         let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
-        b[17..21].copy_from_slice(&crc.to_be_bytes());
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
         b
     }
 
@@ -305,7 +380,7 @@ pub(crate) mod tests {
         assert!(matches!(validate(&bad), Err(BatchError::Crc { .. })));
         assert!(matches!(validate(&b[..b.len() - 1]), Err(BatchError::Truncated { .. })));
         let mut m = b.clone();
-        m[16] = 1;
+        m[MAGIC_OFFSET] = 1;
         assert_eq!(validate(&m), Err(BatchError::BadMagic(1)));
     }
 
@@ -318,7 +393,7 @@ pub(crate) mod tests {
         let (header, body) = b.split_at_mut(HEADER_LEN);
         stamp(header, body, 43, 0, Some(99));
         let h = validate(&b).unwrap();
-        assert_eq!((h.base_offset, h.max_timestamp, h.attributes & 0x08), (43, 99, 0x08));
+        assert_eq!((h.base_offset, h.max_timestamp, h.attributes & TIMESTAMP_TYPE_BIT), (43, 99, TIMESTAMP_TYPE_BIT));
         let (header, body) = b.split_at_mut(HEADER_LEN);
         set_max_timestamp(header, body, 7);
         assert_eq!(validate(&b).unwrap().max_timestamp, 7);

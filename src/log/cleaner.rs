@@ -52,9 +52,13 @@ fn group_by_size(segments: &[CleanableSegment], max_bytes: u64) -> Vec<&[Cleanab
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CleanStats {
+    /// Segments rewritten and swapped in.
     pub segments: usize,
+    /// Their size before the pass, in bytes.
     pub bytes_before: u64,
+    /// The size of what replaced them, in bytes.
     pub bytes_after: u64,
+    /// Records dropped: superseded by a later record of their key, aborted, or expired tombstones.
     pub records_removed: usize,
 }
 

@@ -5,6 +5,7 @@
 //! (a decompression bomb) is refused after at most `limit` bytes of output, never inflated whole.
 //! Compression stays kafka-protocol's (xerial-framed snappy, KIP-57 lz4 frames, as Kafka writes).
 
+use super::batch::COMPRESSION_CODEC_MASK;
 use bytes::BytesMut;
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 use kafka_protocol::records::Compression;
@@ -13,17 +14,23 @@ use std::io::Read;
 /// Why a records section could not be decompressed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CodecError {
+    /// The attributes name codec 5, 6 or 7, which Kafka does not define.
     #[error("unknown compression type id {0}")]
     UnknownCodec(i16),
+    /// The output would pass the limit: a decompression bomb, or a batch too large to keep.
     #[error("records inflate past the limit of {limit} bytes")]
-    TooLarge { limit: usize },
+    TooLarge {
+        /// The most output allowed, in bytes.
+        limit: usize,
+    },
+    /// The codec's stream is malformed (or, compressing, the codec failed).
     #[error("records cannot be decompressed: {0}")]
     Corrupt(String),
 }
 
 /// The codec in a batch's attributes; ids 5-7 are not codecs.
 pub fn codec_of(attributes: i16) -> Result<Compression, CodecError> {
-    Ok(match attributes & 0x07 {
+    Ok(match attributes & COMPRESSION_CODEC_MASK {
         0 => Compression::None,
         1 => Compression::Gzip,
         2 => Compression::Snappy,

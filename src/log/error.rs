@@ -11,7 +11,14 @@ use std::io;
 pub enum LogError {
     /// The offset is outside [log start, log end].
     #[error("offset {offset} is out of range [{start}, {end}]")]
-    OffsetOutOfRange { offset: i64, start: i64, end: i64 },
+    OffsetOutOfRange {
+        /// The offset asked for.
+        offset: i64,
+        /// The log start offset.
+        start: i64,
+        /// The log end offset.
+        end: i64,
+    },
     /// A batch's framing is bad.
     #[error("invalid batch: {0}")]
     Batch(#[from] BatchError),

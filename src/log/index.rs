@@ -16,6 +16,22 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// Where an `.index` entry's relative offset (u32) is.
+const OFFSET_ENTRY_REL_OFFSET: usize = 0;
+/// Where an `.index` entry's file position (u32) is.
+const OFFSET_ENTRY_POSITION: usize = 4;
+/// Where a `.timeindex` entry's timestamp (i64) is.
+const TIME_ENTRY_TIMESTAMP: usize = 0;
+/// Where a `.timeindex` entry's relative offset (u32) is.
+const TIME_ENTRY_REL_OFFSET: usize = 8;
+// The entry layouts above, checked at compile time: each field ends where the next begins.
+const _: () = {
+    assert!(OFFSET_ENTRY_REL_OFFSET == 0 && OFFSET_ENTRY_POSITION == OFFSET_ENTRY_REL_OFFSET + 4);
+    assert!(OffsetIndex::ENTRY == OFFSET_ENTRY_POSITION + 4);
+    assert!(TIME_ENTRY_TIMESTAMP == 0 && TIME_ENTRY_REL_OFFSET == TIME_ENTRY_TIMESTAMP + 8);
+    assert!(TimeIndex::ENTRY == TIME_ENTRY_REL_OFFSET + 4);
+};
+
 /// Says whether an entry on disk (after `prev`) is one a clean shutdown left, so it is kept;
 /// an entry must also lie inside the segment (`Bounds`).
 type KeepCheck = fn(Option<&[u8]>, &[u8], Bounds) -> bool;
@@ -174,7 +190,9 @@ impl IndexFile {
         }
         m.file.set_len(len as u64)?;
         if entries > 0 {
-            // SAFETY: as in `open`.
+            // SAFETY: the file is private to this broker's data dir and only this process maps it;
+            // the old mapping was dropped above and the file just set to `len` bytes, exactly what
+            // is mapped, and only this function changes its length, always after the mapping is dropped.
             m.mmap = Some(unsafe { MmapOptions::new().len(len).map_mut(&m.file)? });
         }
         Ok(())
@@ -242,15 +260,17 @@ pub struct OffsetIndex {
 }
 
 impl OffsetIndex {
+    /// Bytes of one entry: relative offset u32, file position u32.
     pub const ENTRY: usize = 8;
 
     /// The index at `path` (opened on first use); `trust_existing` keeps the entries already on
     /// disk (clean shutdown).
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> OffsetIndex {
         fn valid(prev: Option<&[u8]>, e: &[u8], b: Bounds) -> bool {
-            (u32_at(e, 4) as u64) < b.log_len
-                && (u32_at(e, 0) as u64) < b.offsets
-                && prev.is_none_or(|p| u32_at(e, 0) > u32_at(p, 0) && u32_at(e, 4) > u32_at(p, 4))
+            let (rel, pos) = (OFFSET_ENTRY_REL_OFFSET, OFFSET_ENTRY_POSITION);
+            (u32_at(e, pos) as u64) < b.log_len
+                && (u32_at(e, rel) as u64) < b.offsets
+                && prev.is_none_or(|p| u32_at(e, rel) > u32_at(p, rel) && u32_at(e, pos) > u32_at(p, pos))
         }
         OffsetIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
     }
@@ -260,25 +280,26 @@ impl OffsetIndex {
     pub fn append(&mut self, offset: i64, position: u32) -> io::Result<()> {
         let rel = u32::try_from(offset - self.base_offset).map_err(|_| io::Error::other(format!("offset {offset} does not fit an index based at {}", self.base_offset)))?;
         if let Some(last) = self.file.last()? {
-            if rel <= u32_at(last, 0) || position <= u32_at(last, 4) {
+            if rel <= u32_at(last, OFFSET_ENTRY_REL_OFFSET) || position <= u32_at(last, OFFSET_ENTRY_POSITION) {
                 return Err(io::Error::other(format!("index entry ({offset}, {position}) does not follow the last one")));
             }
         }
-        let mut e = [0u8; 8];
-        e[0..4].copy_from_slice(&rel.to_be_bytes());
-        e[4..8].copy_from_slice(&position.to_be_bytes());
+        let mut e = [0u8; Self::ENTRY];
+        e[OFFSET_ENTRY_REL_OFFSET..OFFSET_ENTRY_POSITION].copy_from_slice(&rel.to_be_bytes());
+        e[OFFSET_ENTRY_POSITION..Self::ENTRY].copy_from_slice(&position.to_be_bytes());
         self.file.push(&e)
     }
 
     /// The greatest indexed (offset, position) at or below `offset`, else the segment start.
     pub fn lookup(&self, offset: i64) -> io::Result<(i64, u32)> {
         let rel = offset - self.base_offset;
-        Ok(match self.file.floor(rel, |e| u32_at(e, 0) as i64)? {
-            Some(e) => (self.base_offset + u32_at(e, 0) as i64, u32_at(e, 4)),
+        Ok(match self.file.floor(rel, |e| u32_at(e, OFFSET_ENTRY_REL_OFFSET) as i64)? {
+            Some(e) => (self.base_offset + u32_at(e, OFFSET_ENTRY_REL_OFFSET) as i64, u32_at(e, OFFSET_ENTRY_POSITION)),
             None => (self.base_offset, 0),
         })
     }
 
+    /// No room for another entry: the segment must roll.
     pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full(0)
     }
@@ -291,12 +312,15 @@ impl OffsetIndex {
     pub fn bound(&self, bounds: Bounds) {
         self.file.bounds.set(bounds);
     }
+    /// Shrinks the file to its entries and seals it (roll, clean shutdown).
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()
     }
+    /// Writes the mapped entries back to the file.
     pub fn flush(&self) -> io::Result<()> {
         self.file.flush()
     }
+    /// The `.index` file's path.
     pub fn path(&self) -> &Path {
         &self.file.path
     }
@@ -309,17 +333,19 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
+    /// Bytes of one entry: timestamp i64, relative offset u32.
     pub const ENTRY: usize = 12;
 
     /// The index at `path` (opened on first use); `trust_existing` as for `OffsetIndex::new`.
     pub fn new(path: &Path, base_offset: i64, max_bytes: u64, trust_existing: bool) -> TimeIndex {
         fn valid(prev: Option<&[u8]>, e: &[u8], b: Bounds) -> bool {
-            if u32_at(e, 8) as u64 >= b.offsets || i64_at(e, 0) < b.min_timestamp {
+            let (ts, rel) = (TIME_ENTRY_TIMESTAMP, TIME_ENTRY_REL_OFFSET);
+            if u32_at(e, rel) as u64 >= b.offsets || i64_at(e, ts) < b.min_timestamp {
                 return false;
             }
             match prev {
-                None => i64_at(e, 0) != 0 || u32_at(e, 8) != 0,
-                Some(p) => i64_at(e, 0) > i64_at(p, 0) && u32_at(e, 8) >= u32_at(p, 8),
+                None => i64_at(e, ts) != 0 || u32_at(e, rel) != 0,
+                Some(p) => i64_at(e, ts) > i64_at(p, ts) && u32_at(e, rel) >= u32_at(p, rel),
             }
         }
         TimeIndex { base_offset, file: IndexFile::new(path, Self::ENTRY, max_bytes, trust_existing.then_some(valid as KeepCheck)) }
@@ -329,22 +355,23 @@ impl TimeIndex {
     pub fn maybe_append(&mut self, timestamp: i64, offset: i64) -> io::Result<()> {
         if self.last_timestamp()?.is_none_or(|last| timestamp > last) {
             let rel = u32::try_from(offset - self.base_offset).map_err(|_| io::Error::other(format!("offset {offset} does not fit a time index based at {}", self.base_offset)))?;
-            let mut e = [0u8; 12];
-            e[0..8].copy_from_slice(&timestamp.to_be_bytes());
-            e[8..12].copy_from_slice(&rel.to_be_bytes());
+            let mut e = [0u8; Self::ENTRY];
+            e[TIME_ENTRY_TIMESTAMP..TIME_ENTRY_REL_OFFSET].copy_from_slice(&timestamp.to_be_bytes());
+            e[TIME_ENTRY_REL_OFFSET..Self::ENTRY].copy_from_slice(&rel.to_be_bytes());
             self.file.push(&e)?;
         }
         Ok(())
     }
 
+    /// The last entry's timestamp: the largest indexed (a sealed segment's max timestamp).
     pub fn last_timestamp(&self) -> io::Result<Option<i64>> {
-        Ok(self.file.last()?.map(|e| i64_at(e, 0)))
+        Ok(self.file.last()?.map(|e| i64_at(e, TIME_ENTRY_TIMESTAMP)))
     }
 
     /// An offset from which a forward scan finds the first batch with max timestamp >= `timestamp`.
     pub fn lookup(&self, timestamp: i64) -> io::Result<i64> {
-        Ok(match self.file.floor(timestamp - 1, |e| i64_at(e, 0))? {
-            Some(e) => self.base_offset + u32_at(e, 8) as i64,
+        Ok(match self.file.floor(timestamp - 1, |e| i64_at(e, TIME_ENTRY_TIMESTAMP))? {
+            Some(e) => self.base_offset + u32_at(e, TIME_ENTRY_REL_OFFSET) as i64,
             None => self.base_offset,
         })
     }
@@ -374,12 +401,15 @@ impl TimeIndex {
     pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full(1)
     }
+    /// As `OffsetIndex::trim`.
     pub fn trim(&mut self) -> io::Result<()> {
         self.file.trim()
     }
+    /// As `OffsetIndex::flush`.
     pub fn flush(&self) -> io::Result<()> {
         self.file.flush()
     }
+    /// The `.timeindex` file's path.
     pub fn path(&self) -> &Path {
         &self.file.path
     }

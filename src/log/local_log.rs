@@ -21,12 +21,17 @@ pub(super) const LOG_START_FILE: &str = "log-start-offset";
 
 /// The segments of one partition and the state appends move forward.
 pub(super) struct LocalLog {
+    /// The partition's settings (replaced by AlterConfigs).
     pub(super) config: LogConfig,
     /// By base offset; the last one is the active segment.
     pub(super) segments: BTreeMap<i64, Segment>,
+    /// The log end offset: the offset the next append gets.
     pub(super) next_offset: i64,
+    /// Records appended since the last flush (for `flush.messages`).
     pub(super) unflushed: i64,
+    /// When the active segment was last flushed (for `flush.ms`).
     pub(super) last_flush: Instant,
+    /// The idempotent producers' and transactions' state.
     pub(super) producers: ProducerStateManager,
     /// The offset of the newest producer snapshot on disk.
     pub(super) snapshot_offset: Option<i64>,
@@ -39,6 +44,7 @@ pub(super) struct LocalLog {
     pub(super) unsynced: Vec<Arc<std::fs::File>>,
     /// Rolls so far, and how many of them the directory has been fsynced after (each adds a file).
     pub(super) dir_epoch: u64,
+    /// The `dir_epoch` the last directory fsync covered.
     pub(super) dir_synced: u64,
 }
 
@@ -59,7 +65,7 @@ impl LocalLog {
     }
 
     /// Rolls when the next batch would not fit, the indexes are full, `segment.ms` passed, or
-    /// relative offsets would overflow u32.
+    /// its last offset would be more than i32::MAX past the base (Kafka's segment invariant).
     pub(super) fn maybe_roll(&mut self, dir: &Path, next: &BatchHeader) -> io::Result<()> {
         let cfg_bytes = self.config.segment_bytes;
         let segment_ms = self.config.segment_ms;

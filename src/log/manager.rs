@@ -13,34 +13,52 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Kafka's marker for a clean shutdown: without it, the active segments are recovered.
 const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
 
+/// Kafka's `Topic.MAX_NAME_LENGTH`: the longest legal topic name (ASCII, so bytes are characters).
+const MAX_TOPIC_NAME_LEN: usize = 249;
+/// Descriptors kept free beyond one per partition, for connections and state files.
+const SPARE_DESCRIPTORS: u64 = 256;
+
 /// A topic and its open partitions.
 pub struct Topic {
+    /// The topic's name.
     pub name: String,
+    /// The topic id (KIP-516), fixed at creation.
     pub id: uuid::Uuid,
+    /// The topic's config overrides, by key, as given (not the effective values).
     pub configs: BTreeMap<String, String>,
+    /// The partitions, by index.
     pub partitions: Vec<Arc<Partition>>,
 }
 
 impl Topic {
+    /// Kafka's rule: a topic whose name starts with `__` is internal.
     pub fn is_internal(&self) -> bool {
         self.name.starts_with("__")
     }
 }
 
+/// Why a topic could not be created, altered, grown or deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum TopicError {
+    /// A topic of that name exists.
     #[error("topic {0} already exists")]
     AlreadyExists(String),
+    /// The name breaks Kafka's rules; holds the reason, in Kafka's words.
     #[error("{0}")]
     InvalidName(String),
+    /// A create asked for fewer than one partition.
     #[error("number of partitions must be at least 1, got {0}")]
     InvalidPartitions(i32),
+    /// CreatePartitions asked for no more partitions than the topic has; holds the reason.
     #[error("{0}")]
     PartitionCount(String),
+    /// A config override is unknown or out of range.
     #[error("{0}")]
     InvalidConfig(#[from] ConfigError),
+    /// No topic of that name.
     #[error("topic {0} does not exist")]
     Unknown(String),
+    /// The file system failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
 }
@@ -57,6 +75,7 @@ pub struct LogManagerConfig {
     pub defaults: LogDefaults,
 }
 
+/// Every topic in the data dir, open: Kafka's `LogManager`.
 pub struct LogManager {
     defaults: LogDefaults,
     data_dir: PathBuf,
@@ -73,8 +92,8 @@ pub fn validate_topic_name(name: &str) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err("Topic name cannot be \".\" or \"..\"".into());
     }
-    if name.len() > 249 {
-        return Err(format!("Topic name is illegal, it can't be longer than 249 characters, topic name: {name}"));
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(format!("Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"));
     }
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
         return Err(format!(
@@ -104,7 +123,7 @@ impl LogManager {
         }
         let partitions: u64 = topics_file::load_topics(data_dir).map(|ts| ts.iter().map(|t| t.partitions.max(0) as u64).sum()).unwrap_or(0);
         // One descriptor per partition's active segment, plus room for connections and state files.
-        let want = (partitions + 256).min(lim.rlim_cur.saturating_sub(1)).min(libc::c_int::MAX as u64) as libc::c_int;
+        let want = (partitions + SPARE_DESCRIPTORS).min(lim.rlim_cur.saturating_sub(1)).min(libc::c_int::MAX as u64) as libc::c_int;
         let Ok(dir) = std::fs::File::open(data_dir) else { return };
         // SAFETY: F_DUPFD_CLOEXEC duplicates our open descriptor of the data dir to the lowest
         // free number >= `want` (or fails, harmlessly), which makes the kernel grow the table;
@@ -145,14 +164,17 @@ impl LogManager {
         Ok(LogManager { defaults, data_dir, topics: RwLock::new(topics), admin: Mutex::new(()) })
     }
 
+    /// The topic named `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
     }
 
+    /// The topic whose id is `id`.
     pub fn get_by_id(&self, id: uuid::Uuid) -> Option<Arc<Topic>> {
         self.topics.read().unwrap_or_else(|p| p.into_inner()).values().find(|t| t.id == id).cloned()
     }
 
+    /// Partition `index` of topic `name`, if both exist.
     pub fn partition(&self, name: &str, index: i32) -> Option<Arc<Partition>> {
         self.get(name)?.partitions.get(usize::try_from(index).ok()?).cloned()
     }
@@ -268,6 +290,7 @@ impl LogManager {
         Ok(())
     }
 
+    /// The directory the partitions' directories and topics.json are in (`log.dirs`).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
     }
@@ -283,6 +306,7 @@ impl LogManager {
         self.list().iter().flat_map(|t| t.partitions.clone()).collect()
     }
 
+    /// One retention pass: every partition deletes the segments past its retention.
     pub fn retention_pass(&self) {
         for p in self.all_partitions() {
             if let Err(e) = p.apply_retention() {
@@ -308,6 +332,7 @@ impl LogManager {
         }
     }
 
+    /// One flush pass: every partition fsyncs what is due (`flush.ms`, rolled segments).
     pub fn flush_pass(&self) {
         for p in self.all_partitions() {
             if let Err(e) = p.flush_if_due() {

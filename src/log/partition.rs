@@ -27,6 +27,9 @@ use tokio::sync::watch;
 /// Kafka's leader epoch; one node, one epoch, everywhere (KIP-320).
 pub const LEADER_EPOCH: i32 = 0;
 
+/// DeleteRecords' offset for "up to the high watermark" (Kafka's `DeleteRecordsRequest.HIGH_WATERMARK`).
+const DELETE_TO_HIGH_WATERMARK: i64 = -1;
+
 /// Where an append landed.
 #[derive(Debug, Clone, Copy)]
 pub struct AppendInfo {
@@ -154,6 +157,7 @@ impl Partition {
         &self.dir
     }
 
+    /// The partition's state, locked.
     pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, LocalLog> {
         // A panic while holding the lock cannot leave a half-applied append visible (size is
         // advanced only after the write), so a poisoned lock is still safe to use.
@@ -411,7 +415,7 @@ impl Partition {
     pub fn delete_records(&self, offset: i64) -> Result<i64, LogError> {
         let mut log = self.lock();
         let end = log.next_offset;
-        let target = if offset == -1 { end } else { offset };
+        let target = if offset == DELETE_TO_HIGH_WATERMARK { end } else { offset };
         if target < 0 || target > end {
             return Err(LogError::OffsetOutOfRange { offset, start: log.start_offset(), end });
         }

@@ -9,6 +9,7 @@
 //! batches after it are replayed from the log, so a restart (or kill -9) keeps deduplicating.
 
 use super::batch::BatchHeader;
+use super::segment::OFFSET_DIGITS;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -17,19 +18,32 @@ use std::path::Path;
 /// How many recent batches per producer are remembered for duplicate detection (Kafka: 5).
 const RETAINED_BATCHES: usize = 5;
 
+/// How many snapshots a write leaves on disk: the newest, and one in case it is unreadable.
+const SNAPSHOTS_KEPT: usize = 2;
+
+/// One appended batch of a producer, as kept for duplicate detection (Kafka's `BatchMetadata`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchMeta {
+    /// The sequence of its first record.
     pub first_seq: i32,
+    /// The sequence of its last record.
     pub last_seq: i32,
+    /// The offset of its first record.
     pub first_offset: i64,
+    /// The offset of its last record.
     pub last_offset: i64,
+    /// Its max timestamp (ms).
     pub timestamp: i64,
 }
 
+/// What a partition knows of one producer id (Kafka's `ProducerStateEntry`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ProducerEntry {
+    /// The producer's current epoch; an older one is fenced.
     pub epoch: i16,
+    /// Its last batches of this epoch, oldest first, at most `RETAINED_BATCHES`.
     pub batches: VecDeque<BatchMeta>,
+    /// The largest max timestamp of its batches (ms): when it was last active, for expiry.
     pub last_timestamp: i64,
     /// First offset of the producer's open transaction in this partition.
     #[serde(default)]
@@ -39,7 +53,9 @@ pub struct ProducerEntry {
 /// An aborted transaction's range, for read_committed fetches (Kafka's `.txnindex`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbortedTxn {
+    /// The producer whose transaction was aborted.
     pub producer_id: i64,
+    /// The offset of the transaction's first batch in this partition.
     pub first_offset: i64,
     /// Offset of the abort marker.
     pub last_offset: i64,
@@ -48,10 +64,22 @@ pub struct AbortedTxn {
 /// Why a producer's batch is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SequenceError {
+    /// The batch's epoch is older than the producer's: a zombie, fenced (INVALID_PRODUCER_EPOCH).
     #[error("producer epoch {got} is older than the current epoch {current}")]
-    InvalidProducerEpoch { got: i16, current: i16 },
+    InvalidProducerEpoch {
+        /// The batch's epoch.
+        got: i16,
+        /// The producer's epoch.
+        current: i16,
+    },
+    /// The batch's base sequence does not follow the last batch's (OUT_OF_ORDER_SEQUENCE_NUMBER).
     #[error("out of order sequence number: expected {expected}, got {got}")]
-    OutOfOrder { expected: i32, got: i32 },
+    OutOfOrder {
+        /// The sequence that would follow.
+        expected: i32,
+        /// The batch's base sequence.
+        got: i32,
+    },
 }
 
 /// One producer as DescribeProducers shows it.
@@ -69,6 +97,7 @@ pub struct ProducerSummary {
     pub txn_first_offset: Option<i64>,
 }
 
+/// One partition's producers and aborted transactions (Kafka's `ProducerStateManager`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
@@ -206,11 +235,12 @@ impl ProducerStateManager {
         self.aborted.iter().filter(|a| a.last_offset >= from && a.first_offset < to).copied().collect()
     }
 
+    /// The file name of the snapshot as of `offset`: the offset in `OFFSET_DIGITS` digits, `.snapshot`.
     pub fn snapshot_name(offset: i64) -> String {
-        format!("{offset:020}.snapshot")
+        format!("{offset:0OFFSET_DIGITS$}.snapshot")
     }
 
-    /// Writes the state as of `offset` (the log end) and keeps only the two newest snapshots.
+    /// Writes the state as of `offset` (the log end) and keeps only the `SNAPSHOTS_KEPT` newest.
     pub fn write_snapshot(&self, dir: &Path, offset: i64) -> io::Result<()> {
         let snap = Snapshot { offset, producers: self.producers.iter().map(|(k, v)| (*k, v.clone())).collect(), aborted: self.aborted.clone() };
         let json = serde_json::to_vec(&snap).map_err(io::Error::other)?;
@@ -223,7 +253,7 @@ impl ProducerStateManager {
         let mut offsets = Self::snapshot_offsets(&crate::util::fs::list_dir(dir)?);
         offsets.sort_unstable();
         let n = offsets.len();
-        for o in offsets.into_iter().take(n.saturating_sub(2)) {
+        for o in offsets.into_iter().take(n.saturating_sub(SNAPSHOTS_KEPT)) {
             let _ = std::fs::remove_file(dir.join(Self::snapshot_name(o)));
         }
         Ok(())
@@ -260,6 +290,7 @@ impl ProducerStateManager {
         ProducerStateManager { producers, aborted: Vec::new() }
     }
 
+    /// No producer is known.
     pub fn is_empty(&self) -> bool {
         self.producers.is_empty()
     }

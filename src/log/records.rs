@@ -7,31 +7,44 @@
 //! `Record` keeps headers in a map, which would merge duplicate header keys. Decompression is
 //! bounded (`compression::decompress`).
 
-use super::batch::{self, BatchError, BatchHeader, HEADER_LEN};
+use super::batch::{self, BatchError, BatchHeader, CONTROL_TYPE_ABORT, CONTROL_TYPE_COMMIT, HEADER_LEN, TIMESTAMP_TYPE_BIT};
 use super::compression::{self, codec_id, codec_of};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions};
 use std::ops::Range;
+
+/// The fewest bytes a v2 record takes: one each for its length, attributes, timestamp delta,
+/// offset delta, key length, value length and header count.
+const MIN_RECORD_LEN: usize = 7;
+/// The version of the control record key and value Kafka writes (`ControlRecordType`,
+/// `EndTransactionMarker`).
+const CONTROL_RECORD_VERSION: i16 = 0;
 
 /// One record of a batch, located in its (decompressed) records section.
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     /// The whole record, its length varint included: what re-assembling a batch copies.
     pub bytes: Range<usize>,
+    /// The record's offset: base offset plus its offset delta.
     pub offset: i64,
+    /// The record's timestamp (ms): base timestamp plus its delta, or the LogAppendTime.
     pub timestamp: i64,
     /// None for a null key.
     pub key: Option<Range<usize>>,
+    /// The value is null: a tombstone.
     pub value_is_null: bool,
 }
 
 /// A batch's records, decompressed: `section` holds them back to back.
 pub struct Records {
+    /// The records section, decompressed.
     pub section: Bytes,
+    /// The records, in order, as ranges of `section`.
     pub records: Vec<RawRecord>,
 }
 
 impl Records {
+    /// The key of `r` (one of `records`), None if null.
     pub fn key(&self, r: &RawRecord) -> Option<&[u8]> {
         r.key.clone().map(|k| &self.section[k])
     }
@@ -45,10 +58,10 @@ pub fn read(h: &BatchHeader, bytes: &[u8], limit: usize) -> Result<Records, Batc
         Compression::None => Bytes::copy_from_slice(body),
         codec => Bytes::from(compression::decompress(codec, body, limit).map_err(codec_error)?),
     };
-    let log_append_time = h.attributes & 0x08 != 0;
+    let log_append_time = h.attributes & TIMESTAMP_TYPE_BIT != 0;
     let bad = || BatchError::Records("record truncated or malformed".into());
-    // A record takes at least 7 bytes: the count on disk never reserves more than that allows.
-    let mut records = Vec::with_capacity((h.record_count.max(0) as usize).min(section.len() / 7));
+    // The count on disk never reserves more records than the section can hold.
+    let mut records = Vec::with_capacity((h.record_count.max(0) as usize).min(section.len() / MIN_RECORD_LEN));
     let mut pos = 0usize;
     while pos < section.len() {
         let start = pos;
@@ -110,7 +123,7 @@ pub fn rewrite<'a>(
     if count == 0 {
         return Ok(None);
     }
-    if h.attributes & 0x08 != 0 {
+    if h.attributes & TIMESTAMP_TYPE_BIT != 0 {
         max_ts = h.max_timestamp;
     }
     let target = match target {
@@ -215,10 +228,10 @@ pub fn encode<'a>(records: impl IntoIterator<Item = &'a Record>, compression: Co
 pub fn end_txn_marker(producer_id: i64, producer_epoch: i16, commit: bool, coordinator_epoch: i32, timestamp: i64) -> Result<BytesMut, BatchError> {
     use bytes::BufMut;
     let mut key = BytesMut::new();
-    key.put_i16(0);
-    key.put_i16(if commit { 1 } else { 0 });
+    key.put_i16(CONTROL_RECORD_VERSION);
+    key.put_i16(if commit { CONTROL_TYPE_COMMIT } else { CONTROL_TYPE_ABORT });
     let mut value = BytesMut::new();
-    value.put_i16(0);
+    value.put_i16(CONTROL_RECORD_VERSION);
     value.put_i32(coordinator_epoch);
     let record = Record {
         transactional: true,

@@ -14,9 +14,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+/// Digits of the zero-padded offset a segment or snapshot file is named by (Kafka's
+/// `filenamePrefixFromOffset`): enough for any non-negative i64.
+pub const OFFSET_DIGITS: usize = 20;
+
 /// `00000000000000000042` for base offset 42.
 pub fn file_stem(base_offset: i64) -> String {
-    format!("{base_offset:020}")
+    format!("{base_offset:0OFFSET_DIGITS$}")
 }
 
 /// `<dir>/<stem><ext>`: one of segment `base_offset`'s files (`ext` ".log", ".index", ...).
@@ -27,7 +31,7 @@ pub fn file_path(dir: &Path, base_offset: i64, ext: &str) -> PathBuf {
 /// The base offset a segment file name encodes, if it is one of ours.
 pub fn parse_stem(name: &str, ext: &str) -> Option<i64> {
     let stem = name.strip_suffix(ext)?;
-    if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+    if stem.len() == OFFSET_DIGITS && stem.bytes().all(|b| b.is_ascii_digit()) {
         stem.parse().ok()
     } else {
         None
@@ -37,8 +41,11 @@ pub fn parse_stem(name: &str, ext: &str) -> Option<i64> {
 /// What a recovery scan found in a segment.
 #[derive(Debug, Default)]
 pub struct Recovery {
+    /// Bytes of whole, valid batches from the start of the file: where the log ends.
     pub valid_bytes: u64,
+    /// Bytes after them (a torn or corrupt tail), cut off the file.
     pub truncated_bytes: u64,
+    /// Valid batches walked (only the tail's when the indexes were trusted).
     pub batches: usize,
 }
 
@@ -48,16 +55,20 @@ pub struct Recovery {
 #[derive(Debug, Clone)]
 pub struct FileSlice {
     file: Arc<File>,
+    /// Where the range starts in the file, in bytes.
     pub position: u64,
+    /// The range's length in bytes.
     pub len: usize,
 }
 
 impl FileSlice {
+    /// The range of `len` bytes at `position` of `file` (tests build their own).
     #[cfg(test)]
     pub(crate) fn new(file: Arc<File>, position: u64, len: usize) -> FileSlice {
         FileSlice { file, position, len }
     }
 
+    /// The segment file the range is in (for sendfile).
     pub fn file(&self) -> &File {
         &self.file
     }
@@ -70,7 +81,9 @@ impl FileSlice {
     }
 }
 
+/// One segment of a partition's log: its `.log` file, indexes and end offset (Kafka's `LogSegment`).
 pub struct Segment {
+    /// The offset of the segment's first record, which names its files.
     pub base_offset: i64,
     log_path: PathBuf,
     /// Opened on first use for a segment from `open_sealed` (then read-only).
@@ -284,18 +297,24 @@ impl Segment {
         Ok(())
     }
 
+    /// Bytes of whole, valid batches in the `.log`.
     pub fn size(&self) -> u64 {
         self.size
     }
+    /// The path of the `.log` file.
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
+    /// The segment holds no batch.
     pub fn is_empty(&self) -> bool {
         self.size == 0
     }
+    /// When the segment was created (its `.log`'s mtime once reopened), for `segment.ms` rolls and
+    /// for retention when no timestamp is known.
     pub fn created(&self) -> SystemTime {
         self.created
     }
+    /// The offset or time index has no room for another entry: the segment must roll.
     pub fn indexes_full(&self) -> io::Result<bool> {
         Ok(self.index.is_full()? || self.time_index.is_full()?)
     }
@@ -404,6 +423,7 @@ impl Segment {
         self.time_index.lookup(ts)
     }
 
+    /// Fsyncs the `.log` (data only) and flushes both indexes.
     pub fn flush(&self) -> io::Result<()> {
         self.log()?.sync_data()?;
         self.index.flush()?;

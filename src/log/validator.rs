@@ -35,6 +35,7 @@ pub struct ValidationConfig {
 /// A batch that passed, with the largest timestamp its records carry.
 #[derive(Debug, Clone, Copy)]
 pub struct ValidBatch {
+    /// The batch's header, as the request carried it.
     pub header: BatchHeader,
     /// The largest record timestamp (CreateTime), which Kafka writes as the batch's
     /// maxTimestamp whatever the producer put there; -1 for a batch without timestamps.
@@ -52,16 +53,30 @@ pub enum ValidationError {
     InvalidRecord(String),
     /// MESSAGE_TOO_LARGE.
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The batch's size in bytes.
+        size: usize,
+        /// `max.message.bytes`.
+        max: usize,
+    },
     /// MESSAGE_TOO_LARGE: a compressed batch inflates past max.message.bytes (a bomb, or garbage
     /// claiming a huge size).
     #[error("the batch's records inflate past max.message.bytes {limit}")]
-    Inflated { limit: usize },
+    Inflated {
+        /// `max.message.bytes`.
+        limit: usize,
+    },
     /// INVALID_RECORD with record errors: keyless records on a compacted topic, by their index
     /// in the request's records (ProduceResponse `record_errors`).
     #[error("One or more records have been rejected due to {} record errors in total", .record_indexes.len())]
-    NullKey { record_indexes: Vec<i32> },
+    NullKey {
+        /// The keyless records' indexes, in order.
+        record_indexes: Vec<i32>,
+    },
 }
+
+/// The most bytes a zigzag varint that fits an i32 takes (7 bits each).
+const MAX_VARINT32_LEN: usize = 5;
 
 fn invalid(msg: impl Into<String>) -> ValidationError {
     ValidationError::InvalidRecord(msg.into())
@@ -208,7 +223,7 @@ fn truncated(i: i32) -> ValidationError {
 fn varint32(b: &[u8], pos: &mut usize) -> Result<i32, ValidationError> {
     let start = *pos;
     batch::varint(b, pos)
-        .filter(|_| *pos - start <= 5)
+        .filter(|_| *pos - start <= MAX_VARINT32_LEN)
         .and_then(|v| i32::try_from(v).ok())
         .ok_or_else(|| invalid("Invalid or truncated varint in a record"))
 }
@@ -259,7 +274,10 @@ impl ValidationConfig {
 mod tests {
     use super::*;
     use crate::log::batch::tests::sample_batch;
-    use crate::log::batch::{ATTRIBUTES_OFFSET, CRC_OFFSET};
+    use crate::log::batch::{
+        ATTRIBUTES_OFFSET, BASE_OFFSET_OFFSET, BASE_SEQUENCE_OFFSET, CONTROL_FLAG, CRC_OFFSET, LAST_OFFSET_DELTA_OFFSET, LENGTH_OFFSET,
+        PRODUCER_ID_OFFSET, RECORD_COUNT_OFFSET, TRANSACTIONAL_FLAG,
+    };
 
     const CONFIG: ValidationConfig = ValidationConfig { compacted: false, max_message_bytes: 1 << 20 };
 
@@ -297,26 +315,26 @@ mod tests {
     fn client_rules_are_kafkas() {
         let b = sample_batch(3, 1000);
         // recordCount i32::MAX with lastOffsetDelta to match: the records are not there.
-        let huge = with_i32(with_i32(b.clone(), 57, i32::MAX), 23, i32::MAX - 1);
+        let huge = with_i32(with_i32(b.clone(), RECORD_COUNT_OFFSET, i32::MAX), LAST_OFFSET_DELTA_OFFSET, i32::MAX - 1);
         assert_eq!(code(validate(&huge, AppendOrigin::Client, &CONFIG)), "invalid");
         // lastOffsetDelta 10^9 with 3 records.
-        assert_eq!(code(validate(&with_i32(b.clone(), 23, 1_000_000_000), AppendOrigin::Client, &CONFIG)), "invalid");
-        assert_eq!(code(validate(&with_i32(b.clone(), 23, i32::MAX), AppendOrigin::Client, &CONFIG)), "invalid");
+        assert_eq!(code(validate(&with_i32(b.clone(), LAST_OFFSET_DELTA_OFFSET, 1_000_000_000), AppendOrigin::Client, &CONFIG)), "invalid");
+        assert_eq!(code(validate(&with_i32(b.clone(), LAST_OFFSET_DELTA_OFFSET, i32::MAX), AppendOrigin::Client, &CONFIG)), "invalid");
         // More records than the offset range holds.
-        assert_eq!(code(validate(&with_i32(b.clone(), 57, 4), AppendOrigin::Coordinator, &CONFIG)), "invalid");
+        assert_eq!(code(validate(&with_i32(b.clone(), RECORD_COUNT_OFFSET, 4), AppendOrigin::Coordinator, &CONFIG)), "invalid");
         // A control batch (attribute bit 5) from a client; the coordinator may write it.
         let mut control = b.clone();
-        control[ATTRIBUTES_OFFSET + 1] |= 0x20;
+        control[ATTRIBUTES_OFFSET + 1] |= CONTROL_FLAG as u8;
         let control = reseal(control);
         assert_eq!(code(validate(&control, AppendOrigin::Client, &CONFIG)), "invalid");
         assert_eq!(code(validate(&control, AppendOrigin::Coordinator, &CONFIG)), "ok");
         // Transactional without a producer id; a producer id without a sequence.
         let mut txn = b.clone();
-        txn[ATTRIBUTES_OFFSET + 1] |= 0x10;
+        txn[ATTRIBUTES_OFFSET + 1] |= TRANSACTIONAL_FLAG as u8;
         assert_eq!(code(validate(&reseal(txn), AppendOrigin::Client, &CONFIG)), "invalid");
         let mut pid = b.clone();
-        pid[43..51].copy_from_slice(&7i64.to_be_bytes());
-        pid[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+        pid[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&7i64.to_be_bytes());
+        pid[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4].copy_from_slice(&(-1i32).to_be_bytes());
         assert_eq!(code(validate(&reseal(pid), AppendOrigin::Client, &CONFIG)), "invalid");
         // Codec ids 5-7; two batches; a base offset other than 0.
         let mut codec = b.clone();
@@ -325,7 +343,7 @@ mod tests {
         assert_eq!(code(validate(&[b.clone(), b.clone()].concat(), AppendOrigin::Client, &CONFIG)), "invalid");
         assert_eq!(code(validate(&[b.clone(), b.clone()].concat(), AppendOrigin::Coordinator, &CONFIG)), "ok");
         let mut based = b.clone();
-        based[0..8].copy_from_slice(&5i64.to_be_bytes());
+        based[BASE_OFFSET_OFFSET..BASE_OFFSET_OFFSET + 8].copy_from_slice(&5i64.to_be_bytes());
         assert_eq!(code(validate(&based, AppendOrigin::Client, &CONFIG)), "invalid");
         assert_eq!(code(validate(&b, AppendOrigin::Client, &ValidationConfig { max_message_bytes: b.len() - 1, ..CONFIG })), "too large");
     }
@@ -345,12 +363,12 @@ mod tests {
         let mut trailing = b.clone();
         trailing.push(0);
         let len = (trailing.len() - batch::LOG_OVERHEAD) as i32;
-        assert_eq!(code(validate(&with_i32(trailing, 8, len), AppendOrigin::Client, &CONFIG)), "invalid");
+        assert_eq!(code(validate(&with_i32(trailing, LENGTH_OFFSET, len), AppendOrigin::Client, &CONFIG)), "invalid");
         // Every truncation of the records section (header lengths fixed up) is refused.
         for cut in HEADER_LEN..b.len() {
             let t = b[..cut].to_vec();
             let len = (t.len() - batch::LOG_OVERHEAD) as i32;
-            assert_ne!(code(validate(&with_i32(t, 8, len), AppendOrigin::Client, &CONFIG)), "ok", "cut at {cut}");
+            assert_ne!(code(validate(&with_i32(t, LENGTH_OFFSET, len), AppendOrigin::Client, &CONFIG)), "ok", "cut at {cut}");
         }
         // A record offset delta out of order.
         let mut delta = b.clone();

@@ -8,6 +8,7 @@ use std::sync::Mutex;
 const FILE: &str = "producer_ids";
 const BLOCK: i64 = 1000;
 
+/// Hands out producer ids for InitProducerId, never the same one twice, even across restarts.
 pub struct ProducerIdManager {
     dir: PathBuf,
     /// (next id to hand out, end of the current block)
@@ -15,6 +16,7 @@ pub struct ProducerIdManager {
 }
 
 impl ProducerIdManager {
+    /// Opens the allocator whose block file is in `dir`; the first id is where the last block ended.
     pub fn open(dir: PathBuf) -> io::Result<ProducerIdManager> {
         let stored = match std::fs::read_to_string(dir.join(FILE)) {
             Ok(s) => s.trim().parse::<i64>().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{FILE}: {e}")))?,
@@ -24,6 +26,7 @@ impl ProducerIdManager {
         Ok(ProducerIdManager { dir, state: Mutex::new((stored, stored)) })
     }
 
+    /// The next unused id; persists the end of a new block first when the current one is used up.
     pub fn next_id(&self) -> io::Result<i64> {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.0 >= s.1 {

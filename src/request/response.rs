@@ -21,6 +21,10 @@ use std::sync::OnceLock;
 /// writes around it cost more than copying a few KiB.
 pub const SPLICE_MIN_BYTES: usize = 16 * 1024;
 
+/// Bytes of the placeholder mapping: the largest records field that can be spliced (a larger
+/// one is copied into the response).
+const PLACEHOLDER_BYTES: usize = 64 << 20;
+
 /// Placeholder bytes for file ranges: one read-only anonymous mapping of zero pages, made once.
 /// Never written and never read (unless a placeholder reached an ordinary buffer, which `encode`
 /// refuses), so it costs address space only — not memory, and not binary size as a static would.
@@ -28,7 +32,7 @@ pub const SPLICE_MIN_BYTES: usize = 16 * 1024;
 fn placeholder() -> Option<&'static [u8]> {
     static MAP: OnceLock<Option<&'static [u8]>> = OnceLock::new();
     *MAP.get_or_init(|| {
-        let map = MmapOptions::new().len(64 << 20).map_anon().and_then(|m| m.make_read_only()).ok()?;
+        let map = MmapOptions::new().len(PLACEHOLDER_BYTES).map_anon().and_then(|m| m.make_read_only()).ok()?;
         let map: &'static Mmap = Box::leak(Box::new(map));
         Some(&map[..])
     })
@@ -87,12 +91,17 @@ impl Splicer {
 /// Why a response could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
+    /// kafka-protocol could not encode the response at this version (unsupported, or a field set
+    /// that the version lacks).
     #[error("{0}")]
     Codec(#[from] anyhow::Error),
+    /// A placeholder without its file range, of another length, or a range left over.
     #[error("file ranges and placeholders do not match up")]
     Placeholders,
+    /// The encoder went back to bytes already behind a file range (a length written afterwards).
     #[error("the encoder rewrote bytes across a file range")]
     Seek,
+    /// The frame is larger than its i32 size prefix can say.
     #[error("response too large")]
     TooLarge,
 }
