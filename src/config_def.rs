@@ -10,10 +10,22 @@ use std::collections::BTreeMap;
 pub enum ConfigError {
     /// A value that does not parse as the key's type or fails its validator.
     #[error("invalid value {value:?} for {key}: {reason}")]
-    Invalid { key: String, value: String, reason: String },
+    Invalid {
+        /// The key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A `--config` file that cannot be read.
     #[error("cannot read config file {path}: {source}")]
-    File { path: String, source: std::io::Error },
+    File {
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
     /// A command-line argument that is not `--name value` or `--name=value`.
     #[error("bad argument {0:?} (see --help)")]
     Arg(String),

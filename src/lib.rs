@@ -46,7 +46,7 @@
 //! sends the bytes around it and the file range with sendfile(2). Too little data: the handler
 //! waits on the partitions' watch channels until `max_wait_ms`.
 
-#![warn(unreachable_pub)]
+#![warn(missing_docs, unreachable_pub)]
 
 pub mod api;
 pub mod broker;

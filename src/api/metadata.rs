@@ -1,7 +1,7 @@
 //! Metadata: brokers, topics and partitions; auto-creates topics when allowed.
 
 use super::authorized_ops;
-use crate::log::{manager::validate_topic_name, Topic, TopicError, LEADER_EPOCH};
+use crate::log::{topic::validate_topic_name, Topic, TopicError, LEADER_EPOCH};
 use crate::broker::Broker;
 use crate::request::RequestContext;
 use kafka_protocol::messages::metadata_response::*;

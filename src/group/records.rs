@@ -86,9 +86,21 @@ pub struct StoredMember {
 #[derive(Debug, Clone)]
 pub enum Change {
     /// An offset commit for one partition.
-    Commit { topic: String, partition: i32, value: Committed },
+    Commit {
+        /// The committed partition's topic.
+        topic: String,
+        /// The committed partition.
+        partition: i32,
+        /// The offset and its metadata.
+        value: Committed,
+    },
     /// A tombstone for one partition's committed offset.
-    DeleteOffset { topic: String, partition: i32 },
+    DeleteOffset {
+        /// The partition's topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
     /// The group's metadata.
     Group(StoredGroup),
     /// A tombstone for the group's metadata (the group is deleted).
@@ -99,9 +111,19 @@ pub enum Change {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordKey {
     /// A committed offset (key versions 0 and 1).
-    Offset { group: String, topic: String, partition: i32 },
+    Offset {
+        /// The group.
+        group: String,
+        /// The partition's topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
     /// A group's metadata (key version 2).
-    Group { group: String },
+    Group {
+        /// The group.
+        group: String,
+    },
 }
 
 /// The key of a `__consumer_offsets` record; `None` for malformed bytes or a key this broker

@@ -85,12 +85,12 @@ impl Partition {
         }
         let swap = self.dir().join(swap_name(first, end));
         std::fs::rename(cleaned, &swap)?;
-        sync_dir(&self.dir())?;
-        finish_swap(&self.dir(), first, end, &swap)?;
+        sync_dir(self.dir())?;
+        finish_swap(self.dir(), first, end, &swap)?;
         for (base, _) in group {
             log.segments.remove(base);
         }
-        let (mut seg, _) = Segment::open(&self.dir(), first, index_bytes, interval, true)?;
+        let (mut seg, _) = Segment::open(self.dir(), first, index_bytes, interval, true)?;
         seg.seal()?;
         log.segments.insert(first, seg);
         Ok(true)

@@ -3,6 +3,7 @@
 use super::log_loader::Shutdown;
 use super::partition::Partition;
 use super::config::{LogConfig, LogDefaults};
+pub use super::topic::validate_topic_name;
 use super::topics_file::{self, TopicMeta};
 use crate::config_def::ConfigError;
 use std::collections::{BTreeMap, HashMap};
@@ -13,8 +14,6 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Kafka's marker for a clean shutdown: without it, the active segments are recovered.
 const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
 
-/// Kafka's `Topic.MAX_NAME_LENGTH`: the longest legal topic name (ASCII, so bytes are characters).
-const MAX_TOPIC_NAME_LEN: usize = 249;
 /// Descriptors kept free beyond one per partition, for connections and state files.
 const SPARE_DESCRIPTORS: u64 = 256;
 
@@ -82,25 +81,6 @@ pub struct LogManager {
     topics: RwLock<HashMap<String, Arc<Topic>>>,
     /// Serialises topic create/delete and the topics.json rewrite.
     admin: Mutex<()>,
-}
-
-/// Kafka's `Topic.validate`: 1..=249 chars of `[a-zA-Z0-9._-]`, not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("Topic name is illegal, it can't be empty".into());
-    }
-    if name == "." || name == ".." {
-        return Err("Topic name cannot be \".\" or \"..\"".into());
-    }
-    if name.len() > MAX_TOPIC_NAME_LEN {
-        return Err(format!("Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME_LEN} characters, topic name: {name}"));
-    }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
-        return Err(format!(
-            "Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
 }
 
 impl LogManager {

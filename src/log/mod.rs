@@ -17,6 +17,7 @@ pub mod partition;
 pub mod producer_state;
 pub mod records;
 pub mod segment;
+pub mod topic;
 pub mod topics_file;
 pub mod validator;
 

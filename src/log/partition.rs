@@ -569,7 +569,7 @@ mod tests {
             }
             assert_eq!(p.offset_for_timestamp(1_000_000).unwrap().map(|(o, _)| o), Some(420));
             assert_eq!(p.offset_for_timestamp(1305).unwrap().map(|(o, _)| o), Some(310));
-            assert_eq!(p.max_timestamp_offset().unwrap().map(|(o, t)| (o, t)), Some((420, 9_000_000)));
+            assert_eq!(p.max_timestamp_offset().unwrap(), Some((420, 9_000_000)));
             p.close().unwrap();
         }
     }

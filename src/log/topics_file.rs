@@ -40,7 +40,7 @@ pub fn load_topics(dir: &Path) -> io::Result<Vec<TopicMeta>> {
 pub fn parse_topics(bytes: &[u8]) -> Result<Vec<TopicMeta>, String> {
     let topics: Vec<TopicMeta> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     for t in &topics {
-        super::manager::validate_topic_name(&t.name).map_err(|why| format!("topic {:?}: {why}", t.name))?;
+        super::topic::validate_topic_name(&t.name).map_err(|why| format!("topic {:?}: {why}", t.name))?;
         if t.partitions < 1 {
             return Err(format!("topic {:?}: {} partitions", t.name, t.partitions));
         }
@@ -62,7 +62,7 @@ mod tests {
     fn topics_persist() {
         let d = tempfile::tempdir().unwrap();
         let t = TopicMeta { name: "a".into(), id: uuid::Uuid::new_v4(), partitions: 3, configs: BTreeMap::new() };
-        save_topics(d.path(), &[t.clone()]).unwrap();
+        save_topics(d.path(), std::slice::from_ref(&t)).unwrap();
         assert_eq!(load_topics(d.path()).unwrap(), vec![t]);
     }
 }

@@ -28,7 +28,12 @@ pub struct Handle {
 pub enum StartError {
     /// The listener's address is taken or not ours.
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why it could not be bound.
+        source: std::io::Error,
+    },
     /// The data dir could not be opened (a damaged file, permissions).
     #[error("cannot open data dir: {0}")]
     Log(#[from] crate::log::TopicError),
