@@ -7,10 +7,16 @@
 //! fails on a cycle):
 //!
 //! ```text
-//! server ──> api ──> broker ──> config ──> txn ──> group ──> internal_topic ──> log ──> util
-//!   │         │                   │         │        │                          │
-//!   └─> request (context, Answer, splicing) ┘        └─> meta (cluster id, producer ids)
+//! server -> api -> broker -> config -> txn -> group -> internal_topic -> log -> util
+//!                                        |      |                        |  -> config_def
+//!                                        v      +-> request (context,    |
+//!                                       meta        Answer, splicing) ---+
 //! ```
+//!
+//! Each arrow stands for "and everything below it may be imported too" (`api` also imports
+//! `log` and `request` directly); nothing points up. The leaves: `util` (clock, atomic writes,
+//! the periodic task), `config_def` (Kafka's ConfigDef: typed key rows, value parsing) and
+//! `meta` (above those two only).
 //!
 //! - `server`: the network edge, Kafka's SocketServer: `listener` accepts (connection quotas),
 //!   `connection` frames requests and writes responses in order (sendfile for file ranges),
@@ -19,15 +25,19 @@
 //! - `request`: what `server` and `api` share: `RequestContext`, `Answer` (now or later), and
 //!   the response encoder that splices file ranges in place of record bytes.
 //! - `broker`: the `Broker`, the parts a handler reaches (config, logs, coordinators).
-//! - `config`: the broker's settings (Kafka's KafkaConfig), from file, environment and flags.
+//! - `config`: the broker's settings (Kafka's KafkaConfig), from file, environment and flags;
+//!   its key rows and `log::config`'s topic rows drive parsing, DescribeConfigs and the README.
 //! - `txn`: the transaction coordinator, over `__transaction_state`.
-//! - `group`: the classic group coordinator and committed offsets, over `__consumer_offsets`.
+//! - `group`: the classic group coordinator (as Kafka's group-coordinator: `classic/` state
+//!   machine, `group_metadata_manager`, `offset_metadata_manager`, `records`, `timer`), over
+//!   `__consumer_offsets`; it writes a change's records before applying it.
 //! - `internal_topic`: a compacted topic a coordinator keeps its state in, replayed at start.
 //! - `log`: the storage engine, knowing bytes, files and offsets and nothing of the network:
 //!   `LogManager` (topics, the data dir) -> `Partition` (Kafka's UnifiedLog) -> `LocalLog`
 //!   (segments) -> `Segment` (a `.log` with its `.index` and `.timeindex`); `validator`,
-//!   `log_loader`, `producer_state`, `cleaner`, `batch` and `records` (the v2 format).
-//! - `meta`: `meta.properties` and the producer id blocks. `util`: the clock, atomic writes.
+//!   `log_loader`, `group_commit`, `producer_state`, `cleaner` with `cleaner_manager`, `config`
+//!   (LogConfig and the topic key rows), `batch` and `records` (the v2 format).
+//! - `meta`: `meta.properties` and the producer id blocks.
 //! - `fuzz`: the fuzz targets' entry points (used by `fuzz/` and the corpus test only).
 //!
 //! # A produce, socket to disk

@@ -203,57 +203,28 @@ fn apply(broker: &Broker, mut new: BTreeMap<String, String>, changes: &[Change])
 /// AlterConfigs: the legacy API replaces the whole set of overrides (a null value removes one).
 pub async fn alter_configs(broker: &Arc<Broker>, _ctx: &RequestContext, req: AlterConfigsRequest) -> AlterConfigsResponse {
     use alter_configs_response::AlterConfigsResourceResponse;
-    let alterations = req
-        .resources
-        .into_iter()
-        .map(|r| Alteration {
-            resource_type: r.resource_type,
-            name: r.resource_name,
-            replace: true,
-            changes: r
-                .configs
-                .into_iter()
-                .map(|c| Change {
-                    key: c.name.to_string(),
-                    op: if c.value.is_some() { config_op::SET } else { config_op::DELETE },
-                    value: c.value.map(|v| v.to_string()),
-                })
-                .collect(),
-        })
-        .collect();
-    let responses = alter(broker, alterations, req.validate_only)
-        .await
-        .into_iter()
-        .map(|(resource_type, name, code, msg)| {
-            AlterConfigsResourceResponse::default().with_resource_type(resource_type).with_resource_name(name).with_error_code(code).with_error_message(msg)
-        })
-        .collect();
-    AlterConfigsResponse::default().with_responses(responses)
+    let to_change = |c: alter_configs_request::AlterableConfig| {
+        let op = if c.value.is_some() { config_op::SET } else { config_op::DELETE };
+        Change { key: c.name.to_string(), op, value: c.value.map(|v| v.to_string()) }
+    };
+    let alterations = req.resources.into_iter().map(|r| {
+        let changes = r.configs.into_iter().map(to_change).collect();
+        Alteration { resource_type: r.resource_type, name: r.resource_name, replace: true, changes }
+    });
+    let responses = alter(broker, alterations.collect(), req.validate_only).await.into_iter();
+    let responses = responses.map(|(t, name, code, msg)| AlterConfigsResourceResponse::default().with_resource_type(t).with_resource_name(name).with_error_code(code).with_error_message(msg));
+    AlterConfigsResponse::default().with_responses(responses.collect())
 }
 
 /// IncrementalAlterConfigs: SET, DELETE, APPEND and SUBTRACT over the current overrides.
 pub async fn incremental_alter_configs(broker: &Arc<Broker>, _ctx: &RequestContext, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
     use incremental_alter_configs_response::AlterConfigsResourceResponse;
-    let alterations = req
-        .resources
-        .into_iter()
-        .map(|r| Alteration {
-            resource_type: r.resource_type,
-            name: r.resource_name,
-            replace: false,
-            changes: r
-                .configs
-                .into_iter()
-                .map(|c| Change { key: c.name.to_string(), op: c.config_operation, value: c.value.map(|v| v.to_string()) })
-                .collect(),
-        })
-        .collect();
-    let responses = alter(broker, alterations, req.validate_only)
-        .await
-        .into_iter()
-        .map(|(resource_type, name, code, msg)| {
-            AlterConfigsResourceResponse::default().with_resource_type(resource_type).with_resource_name(name).with_error_code(code).with_error_message(msg)
-        })
-        .collect();
-    IncrementalAlterConfigsResponse::default().with_responses(responses)
+    let to_change = |c: incremental_alter_configs_request::AlterableConfig| Change { key: c.name.to_string(), op: c.config_operation, value: c.value.map(|v| v.to_string()) };
+    let alterations = req.resources.into_iter().map(|r| {
+        let changes = r.configs.into_iter().map(to_change).collect();
+        Alteration { resource_type: r.resource_type, name: r.resource_name, replace: false, changes }
+    });
+    let responses = alter(broker, alterations.collect(), req.validate_only).await.into_iter();
+    let responses = responses.map(|(t, name, code, msg)| AlterConfigsResourceResponse::default().with_resource_type(t).with_resource_name(name).with_error_code(code).with_error_message(msg));
+    IncrementalAlterConfigsResponse::default().with_responses(responses.collect())
 }

@@ -8,6 +8,7 @@
 use super::classic::GroupState;
 use super::GroupCoordinator;
 use std::time::{Duration, Instant};
+use crate::util::periodic::run_every;
 use tokio::sync::watch;
 
 /// How often the group deadlines are checked.
@@ -25,26 +26,20 @@ pub enum OffsetExpiry {
 impl GroupCoordinator {
     /// Runs the timers until `shutdown` changes; each tick runs on a blocking thread (it may
     /// write to `__consumer_offsets`).
-    pub async fn run_timers(self, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(GROUP_TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pub async fn run_timers(self, shutdown: watch::Receiver<bool>) {
         let expiry_every = Duration::from_millis(self.cfg.offsets_retention_check_interval_ms.max(1));
         let mut last_expiry = tokio::time::Instant::now();
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let expiry = if last_expiry.elapsed() >= expiry_every {
-                        last_expiry = tokio::time::Instant::now();
-                        OffsetExpiry::Due
-                    } else {
-                        OffsetExpiry::NotDue
-                    };
-                    let groups = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || groups.tick(expiry)).await;
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
+        run_every(GROUP_TICK, shutdown, || {
+            let expiry = if last_expiry.elapsed() >= expiry_every {
+                last_expiry = tokio::time::Instant::now();
+                OffsetExpiry::Due
+            } else {
+                OffsetExpiry::NotDue
+            };
+            let groups = self.clone();
+            move || groups.tick(expiry)
+        })
+        .await
     }
 
     /// One tick: expires pending member ids and sessions, completes join phases that are due,

@@ -53,8 +53,9 @@ impl Bounds {
     pub const NONE: Bounds = Bounds { log_len: u64::MAX, offsets: u64::MAX, min_timestamp: i64::MIN };
 }
 
-/// One index file of fixed-size entries, opened and mapped on first use.
-struct IndexFile {
+/// One index file of fixed-size entries, opened and mapped on first use: what the offset and
+/// time indexes share (Kafka's `AbstractIndex`); each derefs to it.
+pub struct IndexFile {
     path: PathBuf,
     entry_size: usize,
     max_bytes: u64,
@@ -123,8 +124,29 @@ impl IndexFile {
         Ok(Mapped { file, mmap, entries, capacity })
     }
 
+    /// Kept entries must lie inside `bounds` (set before the index is first used; a damaged
+    /// index then loses its bad tail, never a record).
+    pub fn bound(&self, bounds: Bounds) {
+        self.bounds.set(bounds);
+    }
+
+    /// The bounds set so far.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds.get()
+    }
+
+    /// Whether the file has been opened (bounds set later no longer apply).
+    pub fn is_loaded(&self) -> bool {
+        self.mapped.get().is_some()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Forgets the entries on disk: the index is rebuilt from the log (recovery).
-    fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.keep = None;
         self.sealed = false;
         self.mapped = OnceCell::new();
@@ -201,7 +223,7 @@ impl IndexFile {
     /// Shrinks the file to its entries (done on roll and on clean shutdown): a sealed index
     /// stays readable but takes no more entries. A kept index that was never loaded is already
     /// as a clean shutdown trimmed it; one that starts empty must be cut on disk.
-    fn trim(&mut self) -> io::Result<()> {
+    pub fn trim(&mut self) -> io::Result<()> {
         self.sealed = true;
         if self.mapped.get().is_none() && self.keep.is_some() {
             return Ok(());
@@ -217,7 +239,7 @@ impl IndexFile {
     }
 
     /// Writes the mapped entries back; an index never loaded has nothing unwritten.
-    fn flush(&self) -> io::Result<()> {
+    pub fn flush(&self) -> io::Result<()> {
         match self.mapped.get().and_then(|m| m.mmap.as_ref()) {
             Some(mm) => mm.flush(),
             None => Ok(()),
@@ -303,27 +325,6 @@ impl OffsetIndex {
     pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full(0)
     }
-    /// Drops every entry, to be rebuilt by a recovery scan.
-    pub fn reset(&mut self) {
-        self.file.reset()
-    }
-    /// Kept entries must lie inside `bounds` (set before the index is first used; a damaged
-    /// index then loses its bad tail, never a record).
-    pub fn bound(&self, bounds: Bounds) {
-        self.file.bounds.set(bounds);
-    }
-    /// Shrinks the file to its entries and seals it (roll, clean shutdown).
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.file.trim()
-    }
-    /// Writes the mapped entries back to the file.
-    pub fn flush(&self) -> io::Result<()> {
-        self.file.flush()
-    }
-    /// The `.index` file's path.
-    pub fn path(&self) -> &Path {
-        &self.file.path
-    }
 }
 
 /// Maps timestamps to offsets in one segment: each entry is a new maximum timestamp.
@@ -376,44 +377,30 @@ impl TimeIndex {
         })
     }
 
-    /// Drops every entry, to be rebuilt by a recovery scan.
-    pub fn reset(&mut self) {
-        self.file.reset()
-    }
-
-    /// As `OffsetIndex::bound`.
-    pub fn bound(&self, bounds: Bounds) {
-        self.file.bounds.set(bounds);
-    }
-
-    /// The bounds set so far.
-    pub fn bounds(&self) -> Bounds {
-        self.file.bounds.get()
-    }
-
-    /// Whether the file has been opened (bounds set later no longer apply).
-    pub fn is_loaded(&self) -> bool {
-        self.file.mapped.get().is_some()
-    }
-
     /// Full one entry early: the entry `Segment::seal` adds for the segment's max timestamp
     /// always has room, so a sealed segment's last entry holds its max timestamp.
     pub fn is_full(&self) -> io::Result<bool> {
         self.file.is_full(1)
     }
-    /// As `OffsetIndex::trim`.
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.file.trim()
-    }
-    /// As `OffsetIndex::flush`.
-    pub fn flush(&self) -> io::Result<()> {
-        self.file.flush()
-    }
-    /// The `.timeindex` file's path.
-    pub fn path(&self) -> &Path {
-        &self.file.path
-    }
 }
+
+/// An index is its file plus its entry layout, as Kafka's indexes extend `AbstractIndex`.
+macro_rules! deref_to_index_file {
+    ($($index:ty),*) => {$(
+        impl std::ops::Deref for $index {
+            type Target = IndexFile;
+            fn deref(&self) -> &IndexFile {
+                &self.file
+            }
+        }
+        impl std::ops::DerefMut for $index {
+            fn deref_mut(&mut self) -> &mut IndexFile {
+                &mut self.file
+            }
+        }
+    )*};
+}
+deref_to_index_file!(OffsetIndex, TimeIndex);
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ pub mod dispatch;
 mod listener;
 
 use crate::broker::Broker;
+use crate::util::periodic::run_every;
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OffsetStore};
 use crate::log::LogManager;
@@ -82,21 +83,11 @@ impl Broker {
 
 /// Runs `f` every `every_ms` on a blocking thread until shutdown.
 fn spawn_periodic(broker: Arc<Broker>, every_ms: u64, f: fn(&Broker)) -> tokio::task::JoinHandle<()> {
-    let mut shutdown = broker.shutdown.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let b = broker.clone();
-                    let _ = tokio::task::spawn_blocking(move || f(&b)).await;
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
-    })
+    let shutdown = broker.shutdown.clone();
+    tokio::spawn(run_every(Duration::from_millis(every_ms), shutdown, move || {
+        let b = broker.clone();
+        move || f(&b)
+    }))
 }
 
 /// Spawns the coordinators' timers; each coordinator owns its cadence (`group::timer`,

@@ -9,6 +9,7 @@
 //! sent with TxnOffsetCommit. The coordinator holds the group coordinator those offsets go to.
 
 use crate::group::{Committed, GroupCoordinator, PartitionOffset, OFFSETS_TOPIC};
+use crate::util::periodic::run_every;
 use crate::util::time::now_ms;
 use crate::log::LogManager;
 use crate::internal_topic::InternalTopic;
@@ -400,19 +401,11 @@ impl TransactionCoordinator {
 
     /// Aborts timed-out transactions every `every_ms`
     /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`) until `shutdown` changes.
-    pub async fn run_timers(self, every_ms: u64, mut shutdown: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(Duration::from_millis(every_ms.max(1)));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick is immediate: the first check is one interval after start.
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    let txns = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || txns.abort_timed_out()).await;
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
+    pub async fn run_timers(self, every_ms: u64, shutdown: watch::Receiver<bool>) {
+        run_every(Duration::from_millis(every_ms), shutdown, || {
+            let txns = self.clone();
+            move || txns.abort_timed_out()
+        })
+        .await
     }
 }

@@ -2,4 +2,5 @@
 //! crate.
 
 pub mod fs;
+pub mod periodic;
 pub mod time;
