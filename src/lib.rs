@@ -68,6 +68,7 @@ pub mod internal_topic;
 pub mod log;
 pub mod meta;
 pub mod request;
+pub mod security;
 pub mod server;
 pub mod txn;
 pub mod util;
