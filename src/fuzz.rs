@@ -137,8 +137,9 @@ pub fn request(data: &[u8]) {
     let h = harness();
     let broker = h.broker();
     let peer = SocketAddr::from(([127, 0, 0, 1], 50000));
+    let client = crate::request::Client { peer, listener: "PLAINTEXT".into(), principal: Arc::new(crate::security::KafkaPrincipal::anonymous()) };
     h.rt.block_on(async {
-        let Ok(answer) = tokio::time::timeout(REQUEST_TIMEOUT, dispatch::handle(&broker, peer, frame)).await else { return };
+        let Ok(answer) = tokio::time::timeout(REQUEST_TIMEOUT, dispatch::handle(&broker, &client, frame)).await else { return };
         let Ok(outcome) = tokio::time::timeout(REQUEST_TIMEOUT, answer.settle()).await else { return };
         if let Outcome::Respond(f) = &outcome {
             check_response(f, data);

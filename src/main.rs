@@ -60,13 +60,21 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::FAILURE;
             }
         };
+        // The first listener leads the line (scripts wait for `listening on ADDR,`); all follow.
+        let first = &handle.endpoints()[0];
+        let all: Vec<String> = handle
+            .endpoints()
+            .iter()
+            .map(|e| format!("{} {} ({}, advertised {}:{})", e.listener, handle.listener_addr(&e.listener).map_or("?".into(), |a| a.to_string()), e.protocol, e.host, e.port))
+            .collect();
         tracing::info!(
-            "odradek started: listening on {}, advertised {}:{}, data dir {}, in {} ms",
+            "odradek started: listening on {}, advertised {}:{}, data dir {}, in {} ms; listeners: {}",
             handle.local_addr(),
-            handle.advertised().0,
-            handle.advertised().1,
+            first.host,
+            first.port,
             handle.data_dir().display(),
-            started.elapsed().as_millis()
+            started.elapsed().as_millis(),
+            all.join(", ")
         );
         signals.await;
         tracing::info!("shutting down");

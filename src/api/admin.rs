@@ -205,7 +205,7 @@ pub async fn delete_records(broker: &Arc<Broker>, _ctx: &RequestContext, req: De
 }
 
 /// DescribeCluster: this node, as broker and controller id.
-pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub async fn describe_cluster(broker: &Arc<Broker>, ctx: &RequestContext, req: DescribeClusterRequest) -> DescribeClusterResponse {
     use describe_cluster_response::DescribeClusterBroker;
     // endpoint_type 1 = brokers; 2 = controllers, which a broker does not serve (KIP-919).
     if req.endpoint_type == 2 {
@@ -213,15 +213,15 @@ pub async fn describe_cluster(broker: &Arc<Broker>, _ctx: &RequestContext, req: 
             .with_error_code(ResponseError::UnsupportedEndpointType.code())
             .with_error_message(Some(StrBytes::from_static_str("The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type CONTROLLER")));
     }
-    let (host, port) = &broker.advertised;
+    let (host, port) = broker.advertised(&ctx.client.listener);
     DescribeClusterResponse::default()
         .with_cluster_id(StrBytes::from_string(broker.cluster_id.clone()))
         .with_controller_id(BrokerId(broker.node_id))
         .with_cluster_authorized_operations(super::authorized_ops::if_asked(req.include_cluster_authorized_operations, super::authorized_ops::CLUSTER))
         .with_brokers(vec![DescribeClusterBroker::default()
             .with_broker_id(BrokerId(broker.node_id))
-            .with_host(StrBytes::from_string(host.clone()))
-            .with_port(*port as i32)])
+            .with_host(StrBytes::from_string(host.to_string()))
+            .with_port(port)])
 }
 
 /// DescribeLogDirs: the one data directory, its partitions' sizes and (v4+) its space.

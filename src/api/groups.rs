@@ -54,8 +54,8 @@ pub async fn find_coordinator(broker: &Arc<Broker>, ctx: &RequestContext, req: F
                     }
                 })
                 .await;
-                let (host, port) = &broker.advertised;
-                c.with_node_id(BrokerId(broker.node_id)).with_host(sb(host.clone())).with_port(*port as i32)
+                let (host, port) = broker.advertised(&ctx.client.listener);
+                c.with_node_id(BrokerId(broker.node_id)).with_host(sb(host.to_string())).with_port(port)
             }
             _ => c
                 .with_error_code(ResponseError::InvalidRequest.code())
@@ -85,7 +85,7 @@ pub async fn join_group(broker: &Arc<Broker>, ctx: &RequestContext, req: JoinGro
         member_id: req.member_id.to_string(),
         instance_id: req.group_instance_id.as_ref().map(|s| s.to_string()),
         client_id: ctx.client_id(),
-        client_host: format!("/{}", ctx.peer.ip()),
+        client_host: format!("/{}", ctx.peer().ip()),
         session_timeout_ms: req.session_timeout_ms,
         rebalance_timeout_ms: if version >= 1 { req.rebalance_timeout_ms } else { req.session_timeout_ms },
         protocol_type: req.protocol_type.to_string(),

@@ -34,13 +34,13 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &RequestContext, req: MetadataReq
     for t in &mut topics {
         t.topic_authorized_operations = topic_ops;
     }
-    let (host, port) = &broker.advertised;
+    let (host, port) = broker.advertised(&ctx.client.listener);
     MetadataResponse::default()
         .with_cluster_authorized_operations(authorized_ops::if_asked(req.include_cluster_authorized_operations, authorized_ops::CLUSTER))
         .with_brokers(vec![MetadataResponseBroker::default()
             .with_node_id(BrokerId(broker.node_id))
-            .with_host(StrBytes::from_string(host.clone()))
-            .with_port(*port as i32)])
+            .with_host(StrBytes::from_string(host.to_string()))
+            .with_port(port)])
         .with_cluster_id(Some(StrBytes::from_string(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(broker.node_id))
         .with_topics(topics)

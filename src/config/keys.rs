@@ -9,7 +9,7 @@ const fn key(name: &'static str, ty: Type, default: Option<&'static str>, valida
     ConfigKey { name, ty, default, validator, doc, scope: Scope::Broker, dynamic: false }
 }
 
-use Type::{Boolean as BOOL, Double as DOUBLE, Int as INT, List as LIST, Long as LONG, String as STR};
+use Type::{Boolean as BOOL, Double as DOUBLE, Int as INT, List as LIST, Long as LONG, Password as PASSWORD, String as STR};
 use Validator::{Any, AtLeast};
 
 const MAX_LONG: Option<&str> = Some("9223372036854775807");
@@ -18,9 +18,46 @@ const MAX_INT: Option<&str> = Some("2147483647");
 /// The broker keys, in the README's order.
 pub static BROKER_KEYS: &[ConfigKey] = &[
     key("listeners", STR, Some("PLAINTEXT://:9092"), Any,
-        "where to listen; an empty host means every interface, IPv6 and IPv4; port 0 picks a free port"),
+        "`NAME://host:port` entries, each bound; an empty host means every interface, IPv6 and IPv4; port 0 picks a free port"),
     key("advertised.listeners", STR, None, Any,
-        "the `host:port` Metadata and FindCoordinator hand to clients (unset: the bound address, `localhost` when bound to all interfaces) — set it when clients reach the broker through a mapped port or another name"),
+        "`NAME://host:port` per listener, handed to clients that connect on that listener (unset: the bound address, `localhost` when bound to all interfaces) — set it when clients reach the broker through a mapped port or another name"),
+    key("listener.security.protocol.map", STR, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Any,
+        "`NAME:PROTOCOL` for each listener name (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL)"),
+    key("controller.listener.names", STR, None, Any, "listeners of the KRaft controller: accepted, not served to clients"),
+    key("inter.broker.listener.name", STR, None, Any, "accepted for compatibility (a single node talks to no other broker); must name a listener"),
+    key("security.inter.broker.protocol", STR, Some("PLAINTEXT"), Any, "accepted for compatibility"),
+    key("process.roles", LIST, Some(""), Validator::ListOf(&["broker", "controller"]), "accepted for compatibility (Odradek is broker and controller in one)"),
+    key("controller.quorum.voters", LIST, Some(""), Any, "accepted for compatibility"),
+    key("controller.quorum.bootstrap.servers", LIST, Some(""), Any, "accepted for compatibility"),
+    key("sasl.enabled.mechanisms", LIST, Some("GSSAPI"), Any,
+        "SASL mechanisms of SASL listeners (`listener.name.<l>.sasl.enabled.mechanisms` per listener): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER"),
+    key("sasl.mechanism.inter.broker.protocol", STR, Some("GSSAPI"), Any, "accepted for compatibility"),
+    key("sasl.jaas.config", PASSWORD, None, Any,
+        "JAAS login modules (`listener.name.<l>.<mechanism>.sasl.jaas.config` per listener and mechanism): PLAIN users as `user_<name>=\"<password>\"`, OAUTHBEARER's `unsecuredValidator*` options"),
+    key("java.security.auth.login.config", STR, None, Any,
+        "a JAAS file whose `KafkaServer` (or `<listener>.KafkaServer`) section holds the login modules; also read from `-Djava.security.auth.login.config=` in `KAFKA_OPTS`"),
+    key("sasl.server.max.receive.size", INT, Some("524288"), AtLeast(1), "largest SASL token before authentication"),
+    key("connections.max.reauth.ms", LONG, Some("0"), AtLeast(0),
+        "SASL sessions last this long; a client re-authenticates before then or is disconnected (KIP-368); 0: forever"),
+    key("connection.failed.authentication.delay.ms", INT, Some("100"), AtLeast(0), "a failed authentication is answered (and the connection closed) after this delay"),
+    key("add.scram", STR, None, Any,
+        "Odradek's own, as `kafka-storage format --add-scram`: `SCRAM-SHA-256=[name=alice,password=alice-secret]`, several separated by `;`, stored at start"),
+    key("ssl.keystore.type", STR, None, Validator::OneOf(&["PEM", "PKCS12", "JKS"]), "`PEM` or `PKCS12` (unset: told by the file)"),
+    key("ssl.keystore.location", STR, None, Any, "the listener's private key and certificate chain (a PEM file or a PKCS12 store)"),
+    key("ssl.keystore.password", PASSWORD, None, Any, "the PKCS12 store's password"),
+    key("ssl.keystore.key", PASSWORD, None, Any, "the private key as inline PEM (with `ssl.keystore.certificate.chain`)"),
+    key("ssl.keystore.certificate.chain", PASSWORD, None, Any, "the certificate chain as inline PEM"),
+    key("ssl.key.password", PASSWORD, None, Any, "the password of an encrypted private key"),
+    key("ssl.truststore.type", STR, None, Validator::OneOf(&["PEM", "PKCS12", "JKS"]), "`PEM` or `PKCS12` (unset: told by the file)"),
+    key("ssl.truststore.location", STR, None, Any, "CA certificates client certificates are verified against"),
+    key("ssl.truststore.password", PASSWORD, None, Any, "the PKCS12 truststore's password"),
+    key("ssl.truststore.certificates", PASSWORD, None, Any, "CA certificates as inline PEM"),
+    key("ssl.client.auth", STR, Some("none"), Validator::OneOf(&["none", "requested", "required"]), "client certificates: `required` refuses a client without a trusted one"),
+    key("ssl.enabled.protocols", LIST, Some("TLSv1.2,TLSv1.3"), Any, "TLS versions served"),
+    key("ssl.protocol", STR, Some("TLSv1.3"), Any, "accepted for compatibility (`ssl.enabled.protocols` decides)"),
+    key("ssl.cipher.suites", LIST, Some(""), Any, "cipher suites by IANA name; empty: rustls' defaults"),
+    key("ssl.principal.mapping.rules", STR, Some("DEFAULT"), Any, "maps a client certificate's RFC 2253 subject to a principal name (`RULE:pattern/replacement/[LU]`)"),
+    key("ssl.endpoint.identification.algorithm", STR, Some("https"), Any, "accepted for compatibility (a client-side check)"),
     key("log.dirs", STR, Some("./data"), Any, "data directory (the first of a list)"),
     key("node.id", INT, Some("0"), Any, "this broker's id (a single node)"),
     key("broker.id", INT, Some("0"), Any, "the older name of `node.id`, used when `node.id` is unset"),

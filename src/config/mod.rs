@@ -8,6 +8,8 @@ mod describe;
 pub mod keys;
 /// The README's tables, rendered from the rows.
 pub mod readme;
+/// Named listeners and their security protocols.
+pub mod listeners;
 /// CLI, environment and properties-file collection.
 pub mod sources;
 
@@ -25,7 +27,7 @@ use crate::log::config::{LogDefaults, TOPIC_KEYS};
 use crate::log::manager::LogManagerConfig;
 use keys::BROKER_KEYS;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use listeners::ListenerConfig;
 use std::path::PathBuf;
 
 /// The broker's settings, resolved.
@@ -37,10 +39,14 @@ pub struct Config {
     values: Values,
     /// The broker's value of each topic key, which topic overrides go over.
     topic_defaults: LogDefaults,
-    /// `listeners`: the address to bind.
-    pub listen: SocketAddr,
-    /// Host and port that Metadata returns; `None` means "the bound address".
-    pub advertised: Option<(String, u16)>,
+    /// The listeners served to clients (`listeners` without the controller's), in order.
+    pub listeners: Vec<ListenerConfig>,
+    /// `connections.max.reauth.ms` (per listener and mechanism: `listener_mechanism_setting`).
+    pub connections_max_reauth_ms: i64,
+    /// `connection.failed.authentication.delay.ms`.
+    pub failed_authentication_delay_ms: u64,
+    /// `sasl.server.max.receive.size`: the largest frame before authentication.
+    pub sasl_max_receive_size: usize,
     /// `log.dirs`: the data directory.
     pub data_dir: PathBuf,
     /// `node.id` (or `broker.id`).
@@ -102,6 +108,9 @@ fn group_config(v: &Values) -> Result<GroupConfig, ConfigError> {
     })
 }
 
+/// Per-listener keys start with this (`listener.name.sasl_ssl.ssl.keystore.location`).
+const LISTENER_PREFIX: &str = "listener.name.";
+
 impl Config {
     /// Parses command-line arguments (without the program name) and the environment.
     pub fn from_args_and_env(args: &[String], env: impl Iterator<Item = (String, String)>) -> Result<Config, ConfigError> {
@@ -110,17 +119,22 @@ impl Config {
 
     /// Resolves a map of Kafka keys into typed settings; every key is checked by its row.
     pub fn from_map(raw: BTreeMap<String, String>) -> Result<Config, ConfigError> {
-        for k in raw.keys().filter(|k| keys::broker_key(k).is_none()) {
+        for k in raw.keys().filter(|k| keys::broker_key(k).is_none() && !k.starts_with(LISTENER_PREFIX)) {
             // Kafka ignores unknown keys with a warning; do the same.
             tracing::warn!(key = %k, "ignoring unknown config");
         }
         let v = Values::parse(BROKER_KEYS, &raw)?;
-        let listeners = v.string("listeners")?.unwrap_or_default();
-        let listen = parse_listener(listeners).map_err(|reason| invalid("listeners", listeners, reason))?;
-        let advertised = match v.string("advertised.listeners")? {
-            None | Some("") => None,
-            Some(a) => Some(parse_host_port(a).map_err(|reason| invalid("advertised.listeners", a, reason))?),
-        };
+        let listeners = listeners::resolve(
+            v.string("listeners")?.unwrap_or_default(),
+            v.string("advertised.listeners")?,
+            v.string("listener.security.protocol.map")?.unwrap_or_default(),
+            v.string("controller.listener.names")?,
+        )?;
+        if let Some(ibl) = v.string("inter.broker.listener.name")?.filter(|n| !n.is_empty()) {
+            if !listeners.iter().any(|l| l.name == listeners::normalise(ibl)) {
+                return Err(invalid("inter.broker.listener.name", ibl, "must be the name of one of listeners"));
+            }
+        }
         let topic_defaults = LogDefaults::new(topic_values(&v)?, v.long("producer.id.expiration.ms")?);
         // Kafka's LogManager default LogConfig: a bad broker value is named by its broker key.
         let log_defaults = LogConfig::from_props(&topic_defaults, &BTreeMap::new()).map_err(|e| match e {
@@ -131,8 +145,10 @@ impl Config {
             other => other,
         })?;
         Ok(Config {
-            listen,
-            advertised,
+            listeners,
+            connections_max_reauth_ms: v.long("connections.max.reauth.ms")?,
+            failed_authentication_delay_ms: v.unsigned("connection.failed.authentication.delay.ms")?,
+            sasl_max_receive_size: v.unsigned("sasl.server.max.receive.size")? as usize,
             data_dir: PathBuf::from(v.string("log.dirs")?.and_then(|d| d.split(',').next()).unwrap_or("./data")),
             node_id: if raw.contains_key("node.id") { v.int("node.id")? } else { v.int("broker.id")? },
             num_partitions: v.int("num.partitions")?,
@@ -179,6 +195,24 @@ impl Config {
         LogConfig::from_props(&self.topic_defaults, overrides)
     }
 
+    /// A listener's value of `key`: `listener.name.<listener>.<key>` over `<key>`. Listener names
+    /// compare with `_` and `.` as one, since environment variables cannot tell them apart
+    /// (`KAFKA_LISTENER_NAME_SASL_SSL_...`).
+    pub fn listener_setting(&self, listener: &str, key: &str) -> Option<&str> {
+        let wanted = format!("{LISTENER_PREFIX}{}.{key}", listener.to_ascii_lowercase()).replace('_', ".");
+        let scoped = self.raw.iter().find(|(k, _)| k.starts_with(LISTENER_PREFIX) && k.to_ascii_lowercase().replace('_', ".") == wanted);
+        scoped.or_else(|| self.raw.get_key_value(key)).map(|(_, v)| v.as_str())
+    }
+
+    /// A listener's value of a mechanism's `key` (`listener.name.<l>.<mechanism>.<key>`, as
+    /// Kafka scopes `sasl.jaas.config` and `connections.max.reauth.ms`), over the listener's.
+    pub fn listener_mechanism_setting(&self, listener: &str, mechanism: &str, key: &str) -> Option<&str> {
+        let scoped = format!("{}.{key}", mechanism.to_ascii_lowercase());
+        let wanted = format!("{LISTENER_PREFIX}{}.{scoped}", listener.to_ascii_lowercase()).replace('_', ".");
+        let hit = self.raw.iter().find(|(k, _)| k.starts_with(LISTENER_PREFIX) && k.to_ascii_lowercase().replace('_', ".") == wanted);
+        hit.map(|(_, v)| v.as_str()).or_else(|| self.listener_setting(listener, key))
+    }
+
     /// What the log manager needs of the broker's settings.
     pub fn log_manager_config(&self) -> LogManagerConfig {
         LogManagerConfig { data_dir: self.data_dir.clone(), recovery_threads: self.recovery_threads, defaults: self.topic_defaults.clone() }
@@ -207,29 +241,6 @@ fn topic_values(v: &Values) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(out)
 }
 
-/// Strips a `NAME://` listener prefix; takes the first listener of a list.
-fn strip_scheme(v: &str) -> &str {
-    let first = v.split(',').next().unwrap_or("").trim();
-    first.split_once("://").map(|(_, rest)| rest).unwrap_or(first)
-}
-
-fn parse_host_port(v: &str) -> Result<(String, u16), String> {
-    let hp = strip_scheme(v);
-    let (host, port) = hp.rsplit_once(':').ok_or("expected HOST:PORT")?;
-    let port: u16 = port.parse().map_err(|_| format!("bad port {port:?}"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok((host.to_string(), port))
-}
-
-fn parse_listener(v: &str) -> Result<SocketAddr, String> {
-    let (host, port) = parse_host_port(v)?;
-    // An empty host means every interface, IPv6 and IPv4 (clients may resolve localhost to ::1).
-    let host = if host.is_empty() { "::".to_string() } else { host };
-    let ip = if host == "localhost" { "127.0.0.1".to_string() } else { host };
-    let ip: std::net::IpAddr = ip.parse().map_err(|_| format!("listener host {ip:?} must be an IP address or localhost"))?;
-    Ok(SocketAddr::new(ip, port))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,8 +253,10 @@ mod tests {
     #[test]
     fn defaults_are_kafkas() {
         let c = cfg(&[], &[]);
-        assert_eq!(c.listen.port(), 9092);
-        assert!(c.listen.ip().is_unspecified());
+        assert_eq!(c.listeners.len(), 1);
+        assert_eq!(c.listeners[0].bind.port(), 9092);
+        assert!(c.listeners[0].bind.ip().is_unspecified());
+        assert_eq!(c.listeners[0].protocol, listeners::SecurityProtocol::Plaintext);
         assert_eq!(c.data_dir, PathBuf::from("./data"));
         assert!(c.auto_create_topics);
         assert_eq!(c.log_defaults.segment_bytes, 1 << 30);
@@ -260,7 +273,7 @@ mod tests {
         assert_eq!(c.log_defaults.segment_bytes, 2048);
         assert_eq!(c.log_defaults.retention_ms, 5);
         assert_eq!(c.num_partitions, 3);
-        assert_eq!(c.listen.port(), 0);
+        assert_eq!(c.listeners[0].bind.port(), 0);
     }
 
     #[test]
@@ -274,7 +287,7 @@ mod tests {
                 ("KAFKA_HEAP_OPTS", "-Xmx1G"),
             ],
         );
-        assert_eq!(c.advertised, Some(("localhost".to_string(), 32768)));
+        assert_eq!(c.listeners[0].advertised, Some(("localhost".to_string(), 32768)));
         assert_eq!(c.num_partitions, 4);
     }
 
@@ -282,8 +295,28 @@ mod tests {
     fn properties_and_listener_forms() {
         let p = parse_properties("# c\nlisteners=PLAINTEXT://localhost:19092\nadvertised.listeners: PLAINTEXT://example:1\n");
         let c = Config::from_map(p.into_iter().collect()).unwrap();
-        assert_eq!(c.listen, "127.0.0.1:19092".parse().unwrap());
-        assert_eq!(c.advertised, Some(("example".to_string(), 1)));
+        assert_eq!(c.listeners[0].bind, "127.0.0.1:19092".parse().unwrap());
+        assert_eq!(c.listeners[0].advertised, Some(("example".to_string(), 1)));
+    }
+
+    #[test]
+    fn listener_scoped_settings_from_the_environment() {
+        let c = cfg(
+            &[],
+            &[
+                ("KAFKA_LISTENERS", "SASL_SSL://:9094,BROKER://:9093"),
+                ("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "SASL_SSL:SASL_SSL,BROKER:PLAINTEXT"),
+                ("KAFKA_LISTENER_NAME_SASL_SSL_SSL_KEYSTORE_LOCATION", "/k.pem"),
+                ("KAFKA_LISTENER_NAME_SASL_SSL_SCRAM__SHA__512_SASL_JAAS_CONFIG", "x;"),
+                ("KAFKA_SASL_JAAS_CONFIG", "global;"),
+                ("KAFKA_SSL_KEYSTORE_LOCATION", "/global.pem"),
+            ],
+        );
+        assert_eq!(c.listener_setting("SASL_SSL", "ssl.keystore.location"), Some("/k.pem"));
+        assert_eq!(c.listener_setting("BROKER", "ssl.keystore.location"), Some("/global.pem"));
+        assert_eq!(c.listener_mechanism_setting("SASL_SSL", "SCRAM-SHA-512", "sasl.jaas.config"), Some("x;"));
+        assert_eq!(c.listener_mechanism_setting("SASL_SSL", "PLAIN", "sasl.jaas.config"), Some("global;"));
+        assert_eq!(c.listener_setting("BROKER", "no.such"), None);
     }
 
     #[test]

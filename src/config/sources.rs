@@ -59,7 +59,12 @@ pub fn collect(args: &[String], env: impl Iterator<Item = (String, String)>) -> 
     }
     // Kafka image-style KAFKA_* variables (KAFKA_ADVERTISED_LISTENERS -> advertised.listeners),
     // so compose files written for Kafka port over; ODRADEK_* ones win over them.
+    let env: Vec<(String, String)> = env.collect();
+    // The container convention for a JAAS file: KAFKA_OPTS=-Djava.security.auth.login.config=PATH.
+    let jaas_file = env.iter().filter(|(k, _)| k == "KAFKA_OPTS").flat_map(|(_, v)| v.split_whitespace()).filter_map(|o| o.strip_prefix("-Djava.security.auth.login.config="));
+    let jaas_file: Vec<(u8, String, String)> = jaas_file.map(|p| (0, "java.security.auth.login.config".to_string(), p.to_string())).collect();
     let mut env: Vec<(u8, String, String)> = env
+        .into_iter()
         .filter_map(|(k, v)| {
             let (rank, k) = match k.strip_prefix("ODRADEK_") {
                 Some(k) => (1, k),
@@ -67,6 +72,7 @@ pub fn collect(args: &[String], env: impl Iterator<Item = (String, String)>) -> 
             };
             Some((rank, k.to_ascii_lowercase().replace("__", "-").replace('_', "."), v))
         })
+        .chain(jaas_file)
         .collect();
     env.sort();
     let env = env.into_iter().map(|(_, k, v)| (k, v));

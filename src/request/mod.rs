@@ -4,7 +4,7 @@
 mod context;
 pub mod response;
 
-pub use context::RequestContext;
+pub use context::{Client, RequestContext};
 pub use response::{Chunk, EncodeError, Frame, Spliced, Splicer};
 
 use futures::future::BoxFuture;

@@ -5,21 +5,19 @@
 //! (`acks.all.fsync`) does not hold up reading and appending the requests behind it (up to
 //! `MAX_DEFERRED`); their responses queue behind it.
 
+use super::authenticator::{Authenticator, SaslListener, Verdict};
 use super::dispatch::{self, Outcome};
+use super::transport::{self, ReadHalf, WriteHalf};
 use crate::broker::Broker;
-use crate::request::{Answer, Chunk, Frame};
-use crate::log::FileSlice;
+use crate::request::{Answer, Chunk, Client, Frame};
 use bytes::{Buf, Bytes, BytesMut};
 use futures::future::BoxFuture;
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter, Interest};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 
 /// Responses a connection may hold back behind a deferred one (a produce waiting for an fsync)
 /// before it stops reading requests: the Java producer's default
@@ -40,13 +38,15 @@ const GROW_STEP: usize = 1024 * 1024;
 /// metadata) so pins only its own bytes, not a whole read chunk.
 const COPY_BELOW: usize = 4096;
 
-/// Serves one client connection until it closes, errs, idles out or the broker shuts down.
-pub(super) async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broker>) {
-    let (r, w) = socket.into_split();
+/// Serves one client connection until it closes, errs, idles out or the broker shuts down. On a
+/// SASL listener (`sasl`), every frame passes the authenticator first.
+pub(super) async fn serve(r: ReadHalf, w: WriteHalf, mut client: Client, sasl: Option<Arc<SaslListener>>, broker: Arc<Broker>) {
+    let peer = client.peer;
     let mut reader = FrameReader { half: r, buf: BytesMut::new(), grown: false };
     let mut writer = BufWriter::with_capacity(64 * 1024, w);
     let mut shutdown = broker.shutdown.clone();
-    let max = broker.config.socket_request_max_bytes;
+    let mut authenticator = sasl.map(Authenticator::new);
+    let failed_auth_delay = Duration::from_millis(broker.config.failed_authentication_delay_ms);
     // Outcomes not yet sent, in request order; only non-empty once a response was deferred.
     let mut pending: Pending = VecDeque::new();
     // connections.max.idle.ms: the time a whole request may take to arrive after the last one.
@@ -58,6 +58,11 @@ pub(super) async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broke
     let mut active_at = tokio::time::Instant::now();
     let mut timer_rearmed = false;
     'conn: loop {
+        // Before authentication a frame may be only as large as a SASL token may be.
+        let max = match &authenticator {
+            Some(a) if !a.authenticated() => broker.config.sasl_max_receive_size,
+            _ => broker.config.socket_request_max_bytes,
+        };
         if !std::mem::take(&mut timer_rearmed) {
             active_at = tokio::time::Instant::now();
         }
@@ -95,7 +100,31 @@ pub(super) async fn serve(socket: TcpStream, peer: SocketAddr, broker: Arc<Broke
                 break;
             }
         };
-        let mut handling = std::pin::pin!(dispatch::handle(&broker, peer, frame));
+        let verdict = match authenticator.as_mut() {
+            None => Verdict::Dispatch(frame),
+            Some(auth) => {
+                let verdict = auth.on_frame(frame);
+                if let Some(p) = auth.principal().filter(|p| !Arc::ptr_eq(p, &client.principal)) {
+                    client.principal = p;
+                }
+                verdict
+            }
+        };
+        let mut handling = std::pin::pin!(async {
+            match verdict {
+                Verdict::Dispatch(frame) => dispatch::handle(&broker, &client, frame).await,
+                Verdict::Respond(frame) => Answer::Now(Outcome::Respond(frame)),
+                // Kafka delays the answer to a failed authentication
+                // (`connection.failed.authentication.delay.ms`), then closes.
+                Verdict::Fail { response, reason } => Answer::Later(Box::pin(async move {
+                    tokio::time::sleep(failed_auth_delay).await;
+                    match response {
+                        Some(frame) => Outcome::RespondAndClose(frame, reason),
+                        None => Outcome::Close(reason),
+                    }
+                })),
+            }
+        });
         // Deferred responses ahead of this request go out as they become ready, also while it
         // is being handled (a long-polling fetch must not hold back an fsynced produce's ack).
         let outcome = loop {
@@ -148,7 +177,7 @@ enum Read {
 
 /// Reads 4-byte size-prefixed frames straight from the socket into one buffer.
 struct FrameReader {
-    half: OwnedReadHalf,
+    half: ReadHalf,
     buf: BytesMut,
     /// The buffer was grown past READ_CHUNK for one large frame.
     grown: bool,
@@ -221,8 +250,14 @@ async fn next_deferred(pending: &mut Pending) -> Outcome {
 }
 
 /// Sends (or acts on) one ready outcome; false when the connection must close.
-async fn respond(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
+async fn respond(writer: &mut BufWriter<WriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
     match outcome {
+        Outcome::RespondAndClose(frame, reason) => {
+            tracing::warn!(%peer, "closing connection: {reason}");
+            let _ = send(writer, frame).await;
+            let _ = writer.flush().await;
+            false
+        }
         Outcome::Respond(frame) => match send(writer, frame).await {
             Ok(()) => true,
             Err(e) => {
@@ -240,47 +275,18 @@ async fn respond(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outco
 
 /// A deferred response that became ready: sent and flushed at once, since nothing else may be
 /// about to join it in the buffer.
-async fn respond_now(writer: &mut BufWriter<OwnedWriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
+async fn respond_now(writer: &mut BufWriter<WriteHalf>, peer: SocketAddr, outcome: Outcome) -> bool {
     respond(writer, peer, outcome).await && writer.flush().await.is_ok()
 }
 
-/// Writes a response: bytes through the buffer, file ranges with sendfile(2) straight from the
-/// page cache to the socket (after flushing what precedes them).
-async fn send(writer: &mut BufWriter<OwnedWriteHalf>, frame: Frame) -> io::Result<()> {
+/// Writes a response: bytes through the buffer, file ranges as the transport sends them
+/// (sendfile(2) on plain TCP).
+async fn send(writer: &mut BufWriter<WriteHalf>, frame: Frame) -> io::Result<()> {
     writer.write_i32(frame.size).await?;
     for chunk in frame.chunks {
         match chunk {
             Chunk::Bytes(b) => writer.write_all(&b).await?,
-            Chunk::File(slice) => {
-                writer.flush().await?;
-                send_file(writer.get_ref().as_ref(), &slice).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn send_file(socket: &TcpStream, slice: &FileSlice) -> io::Result<()> {
-    let mut offset = slice.position as libc::off_t;
-    let end = offset + slice.len as libc::off_t;
-    while offset < end {
-        socket.writable().await?;
-        let sent = socket.try_io(Interest::WRITABLE, || {
-            // SAFETY: both descriptors belong to objects borrowed for this call (the socket and
-            // the slice's open file), and `offset` is a live local that sendfile updates.
-            let n = unsafe { libc::sendfile(socket.as_raw_fd(), slice.file().as_raw_fd(), &mut offset, (end - offset) as usize) };
-            if n < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(n)
-            }
-        });
-        match sent {
-            // The file ended early: it cannot, batches once written stay, but never loop on it.
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "segment file shorter than the range to send")),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e),
+            Chunk::File(slice) => transport::send_file(writer, &slice).await?,
         }
     }
     Ok(())

@@ -4,13 +4,12 @@
 use crate::api;
 use crate::broker::Broker;
 use crate::request::response::{self, Frame};
-use crate::request::{Answer, RequestContext, Spliced};
+use crate::request::{Answer, Client, RequestContext, Spliced};
 use bytes::Bytes;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, Message};
 use kafka_protocol::ResponseError;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the connection does after a request (now, or once a later answer is ready).
@@ -21,6 +20,8 @@ pub enum Outcome {
     NoResponse,
     /// Log the reason and close the connection, as Kafka does for requests it cannot parse.
     Close(String),
+    /// Send this response, then close for the reason (a failed SASL authentication).
+    RespondAndClose(Frame, String),
 }
 
 macro_rules! apis {
@@ -91,10 +92,24 @@ apis! {
     DeleteRecords: DeleteRecordsRequest => api::admin::delete_records, advertise_from 0, silent_if |_| false;
     DescribeCluster: DescribeClusterRequest => api::admin::describe_cluster, advertise_from 0, silent_if |_| false;
     DescribeLogDirs: DescribeLogDirsRequest => api::admin::describe_log_dirs, advertise_from 1, silent_if |_| false;
+    SaslHandshake: SaslHandshakeRequest => sasl_handshake, advertise_from 0, silent_if |_| false;
+    SaslAuthenticate: SaslAuthenticateRequest => sasl_authenticate, advertise_from 0, silent_if |_| false;
+}
+
+/// SaslHandshake that reaches the handlers: on a listener without SASL, or after authentication
+/// without a session to renew. Kafka's KafkaApis answers ILLEGAL_SASL_STATE.
+async fn sasl_handshake(_broker: &Arc<Broker>, _ctx: &RequestContext, _req: SaslHandshakeRequest) -> SaslHandshakeResponse {
+    SaslHandshakeResponse::default().with_error_code(ResponseError::IllegalSaslState.code())
+}
+
+/// SaslAuthenticate outside an exchange: ILLEGAL_SASL_STATE, as Kafka's KafkaApis answers it.
+async fn sasl_authenticate(_broker: &Arc<Broker>, _ctx: &RequestContext, _req: SaslAuthenticateRequest) -> SaslAuthenticateResponse {
+    let message = "SaslAuthenticate request received after successful authentication";
+    SaslAuthenticateResponse::default().with_error_code(ResponseError::IllegalSaslState.code()).with_error_message(Some(message.into()))
 }
 
 /// Decodes one frame (header + body), runs its handler and encodes the response.
-pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) -> Answer<Outcome> {
+pub async fn handle(broker: &Arc<Broker>, client: &Client, mut frame: Bytes) -> Answer<Outcome> {
     if frame.len() < 8 {
         return close(format!("request of {} bytes is too short for a header", frame.len()));
     }
@@ -117,7 +132,7 @@ pub async fn handle(broker: &Arc<Broker>, peer: SocketAddr, mut frame: Bytes) ->
         Ok(h) => h,
         Err(e) => return close(format!("malformed {key:?} request header: {e}")),
     };
-    route(broker, key, RequestContext { header, peer }, &mut frame).await
+    route(broker, key, RequestContext { header, client: client.clone() }, &mut frame).await
 }
 
 /// ApiVersions: the table comes from `supported_apis`, nothing hand-maintained.

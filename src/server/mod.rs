@@ -1,11 +1,13 @@
 //! The network edge (Kafka's SocketServer and request routing): the listener, per-connection
 //! framing, and dispatch to the API handlers; and the broker's start and shutdown.
 
+mod authenticator;
 mod connection;
 pub mod dispatch;
 mod listener;
+mod transport;
 
-use crate::broker::Broker;
+use crate::broker::{Broker, Endpoint};
 use crate::util::periodic::run_every;
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OffsetStore};
@@ -19,7 +21,8 @@ use tokio::sync::watch;
 /// A running broker.
 pub struct Handle {
     broker: Arc<Broker>,
-    local_addr: SocketAddr,
+    /// Each served listener's name and bound address.
+    bound: Vec<(String, SocketAddr)>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -41,34 +44,50 @@ pub enum StartError {
     /// Another file could not be read or written.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A listener cannot be served as configured (TLS or SASL settings).
+    #[error("listener {listener}: {reason}")]
+    Listener {
+        /// The listener's name.
+        listener: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl Broker {
-    /// Opens the data dir, binds the listener and starts serving.
+    /// Opens the data dir, binds the listeners and starts serving.
     pub async fn start(config: Config) -> Result<Handle, StartError> {
         let config = Arc::new(config);
-        let listener = match tokio::net::TcpListener::bind(config.listen).await {
-            // No IPv6 on this host (some containers): every IPv4 interface instead.
-            Err(_) if config.listen.ip() == std::net::Ipv6Addr::UNSPECIFIED => {
-                let v4 = SocketAddr::from(([0, 0, 0, 0], config.listen.port()));
-                tokio::net::TcpListener::bind(v4).await.map_err(|source| StartError::Bind { addr: v4, source })?
-            }
-            r => r.map_err(|source| StartError::Bind { addr: config.listen, source })?,
-        };
-        let local_addr = listener.local_addr()?;
+        // Every listener's security is checked before anything is bound or opened.
+        let mut security = Vec::new();
+        for l in &config.listeners {
+            security.push(Arc::new(listener::Security::build(&config, l, None)?));
+        }
+        let mut sockets = Vec::new();
+        for l in &config.listeners {
+            sockets.push(listener::bind(l.bind).await?);
+        }
+        let mut bound = Vec::new();
+        let mut endpoints = Vec::new();
+        for (l, socket) in config.listeners.iter().zip(&sockets) {
+            let addr = socket.local_addr()?;
+            let (host, port) = l.advertised.clone().unwrap_or_else(|| {
+                let host = if addr.ip().is_unspecified() { "localhost".to_string() } else { addr.ip().to_string() };
+                (host, addr.port())
+            });
+            endpoints.push(Endpoint { listener: Arc::from(l.name.as_str()), protocol: l.protocol, host, port });
+            bound.push((l.name.clone(), addr));
+        }
         let logs = Arc::new(LogManager::open(config.log_manager_config())?);
         let offsets = OffsetStore::open(logs.clone(), config.group.offsets_topic_partitions, config.group.offsets_topic_segment_bytes);
         let groups = GroupCoordinator::new(config.group.clone(), offsets);
         let producer_ids = crate::meta::producer_ids::ProducerIdManager::open(config.data_dir.clone())?;
         let txns = crate::txn::TransactionCoordinator::open(config.txn.clone(), logs.clone(), &groups);
         let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
-        let advertised = config.advertised.clone().unwrap_or_else(|| {
-            let host = if local_addr.ip().is_unspecified() { "localhost".to_string() } else { local_addr.ip().to_string() };
-            (host, local_addr.port())
-        });
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, txns, cluster_id, node_id: config.node_id, advertised, shutdown });
-        let mut tasks = vec![tokio::spawn(listener::run(listener, broker.clone()))];
+        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, txns, cluster_id, node_id: config.node_id, endpoints, shutdown });
+        let quotas = Arc::new(listener::ConnectionQuotas::new(config.max_connections, config.max_connections_per_ip));
+        let mut tasks: Vec<_> = sockets.into_iter().zip(security).map(|(socket, sec)| tokio::spawn(listener::run(socket, sec, quotas.clone(), broker.clone()))).collect();
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));
         let flush_every = config.flush_scheduler_interval_ms.min(config.log_defaults.flush_ms.max(1) as u64).min(1000);
         tasks.push(spawn_periodic(broker.clone(), flush_every, |b| b.logs.flush_pass()));
@@ -77,7 +96,7 @@ impl Broker {
         if config.cleaner_enable {
             tasks.push(spawn_periodic(broker.clone(), config.cleaner_backoff_ms, |b| b.logs.cleaner_pass()));
         }
-        Ok(Handle { broker, local_addr, shutdown_tx, tasks })
+        Ok(Handle { broker, bound, shutdown_tx, tasks })
     }
 }
 
@@ -101,13 +120,17 @@ fn spawn_coordinator_timers(broker: Arc<Broker>) -> tokio::task::JoinHandle<()> 
 }
 
 impl Handle {
-    /// The address the listener is bound to.
+    /// The address the first listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.bound[0].1
     }
-    /// The host and port Metadata hands to clients.
-    pub fn advertised(&self) -> &(String, u16) {
-        &self.broker.advertised
+    /// The address listener `name` is bound to.
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.bound.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, a)| *a)
+    }
+    /// Each served listener's advertised endpoint.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.broker.endpoints
     }
     /// The data directory.
     pub fn data_dir(&self) -> &Path {

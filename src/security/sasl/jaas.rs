@@ -28,3 +28,13 @@ pub fn parse_entries(_text: &str) -> Result<Vec<JaasEntry>, JaasError> {
 pub fn parse_file(_text: &str) -> Result<BTreeMap<String, Vec<JaasEntry>>, JaasError> {
     Err(JaasError("not implemented yet".to_string()))
 }
+
+/// The PLAIN users of `entries` (options `user_<name>="<password>"`).
+pub fn plain_users(_entries: &[JaasEntry]) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::new()
+}
+
+/// OAUTHBEARER's unsecured validator options of `entries`.
+pub fn validator_options(_entries: &[JaasEntry]) -> super::oauthbearer::ValidatorOptions {
+    super::oauthbearer::ValidatorOptions::default()
+}
