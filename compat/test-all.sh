@@ -77,6 +77,11 @@ setup() {
     command -v make >/dev/null 2>&1 || missing+=(make)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
     command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
+    # rdkafka's `ssl` feature builds librdkafka against OpenSSL (TLS, SCRAM, OAUTHBEARER in the
+    # security tests); openssl makes the compat scripts' certificates.
+    [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     if [ "${#missing[@]}" -gt 0 ]; then
         if ! command -v apt-get >/dev/null 2>&1; then
             echo "missing ${missing[*]} and no apt-get to install them" >&2

@@ -56,6 +56,8 @@ pub struct TestBroker {
     incarnation: u32,
     /// Soft RLIMIT_NOFILE the broker process starts with (None: inherited).
     nofile_soft: Option<u64>,
+    /// Listeners besides the first (PLAINTEXT on `port`): name, protocol, port.
+    extra_listeners: Vec<(String, String, u16)>,
 }
 
 impl TestBroker {
@@ -66,6 +68,13 @@ impl TestBroker {
 
     /// Starts a broker with extra `--override key=value` settings.
     pub fn start_with(overrides: &[(&str, &str)]) -> TestBroker {
+        Self::start_with_listeners(&[], overrides)
+    }
+
+    /// Starts a broker with a PLAINTEXT listener on `port()` and one more listener per
+    /// `(name, protocol)`, each on its own free loopback port (`listener_port(name)`), advertised
+    /// as itself; `overrides` go on top.
+    pub fn start_with_listeners(listeners: &[(&str, &str)], overrides: &[(&str, &str)]) -> TestBroker {
         let overrides: Vec<(String, String)> =
             overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let data_dir = tempfile::Builder::new()
@@ -80,12 +89,14 @@ impl TestBroker {
             log: Arc::new(Mutex::new(Vec::new())),
             incarnation: 0,
             nofile_soft: None,
+            extra_listeners: Vec::new(),
         };
         // The free-port dance is racy with other tests that do the same; retry a few times with
         // a new port if the broker exits before it is ready (e.g. address in use).
         let mut last_err = String::new();
         for _ in 0..3 {
             broker.port = free_port();
+            broker.extra_listeners = listeners.iter().map(|(n, p)| (n.to_string(), p.to_string(), free_port())).collect();
             match broker.spawn() {
                 Ok(()) => return broker,
                 Err(e) => {
@@ -98,12 +109,19 @@ impl TestBroker {
     }
 
     fn args(&self) -> Vec<String> {
-        let addr = format!("127.0.0.1:{}", self.port);
+        let mut addr = format!("PLAINTEXT://127.0.0.1:{}", self.port);
+        let mut map = "PLAINTEXT:PLAINTEXT".to_string();
+        for (name, protocol, port) in &self.extra_listeners {
+            addr.push_str(&format!(",{name}://127.0.0.1:{port}"));
+            map.push_str(&format!(",{name}:{protocol}"));
+        }
         let mut args = vec![
             "--listeners".to_string(),
             addr.clone(),
             "--advertised-listeners".to_string(),
             addr,
+            "--listener-security-protocol-map".to_string(),
+            map,
             "--data-dir".to_string(),
             self.data_dir.path().to_str().unwrap().to_string(),
         ];
@@ -195,6 +213,16 @@ impl TestBroker {
 
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port of listener `name` (started with `start_with_listeners`).
+    pub fn listener_port(&self, name: &str) -> u16 {
+        self.extra_listeners.iter().find(|(n, _, _)| n == name).map(|(_, _, p)| *p).unwrap_or_else(|| panic!("no listener {name}"))
+    }
+
+    /// `127.0.0.1:<port>` of listener `name`.
+    pub fn bootstrap_for(&self, name: &str) -> String {
+        format!("127.0.0.1:{}", self.listener_port(name))
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -10,8 +10,14 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+/// What a raw connection reads and writes: the socket, or a TLS stream over it.
+pub trait Stream: Read + Write + Send {}
+impl<T: Read + Write + Send> Stream for T {}
+
 pub struct RawConn {
+    /// The socket (for timeouts and addresses; reads and writes go through `io`).
     pub s: TcpStream,
+    io: Box<dyn Stream>,
     next_corr: i32,
     /// api key -> (min, max) as advertised by the broker.
     pub versions: HashMap<i16, (i16, i16)>,
@@ -59,10 +65,22 @@ pub fn api_versions_req() -> ApiVersionsRequest {
 impl RawConn {
     /// Connects without negotiating versions.
     pub fn connect_raw(b: &TestBroker) -> RawConn {
-        let s = TcpStream::connect(b.bootstrap()).expect("connect");
+        Self::connect_raw_to(&b.bootstrap())
+    }
+
+    /// Connects to `addr` without negotiating versions.
+    pub fn connect_raw_to(addr: &str) -> RawConn {
+        let s = TcpStream::connect(addr).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         s.set_nodelay(true).unwrap();
-        RawConn { s, next_corr: 1, versions: HashMap::new() }
+        let io = Box::new(s.try_clone().expect("clone socket"));
+        RawConn { s, io, next_corr: 1, versions: HashMap::new() }
+    }
+
+    /// A connection whose bytes go through `io` (a TLS stream over `s`).
+    pub fn over(s: TcpStream, io: Box<dyn Stream>) -> RawConn {
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        RawConn { s, io, next_corr: 1, versions: HashMap::new() }
     }
 
     /// Connects and negotiates versions with ApiVersions v3.
@@ -94,16 +112,17 @@ impl RawConn {
     }
 
     pub fn write(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).expect("write to broker");
+        self.io.write_all(bytes).expect("write to broker");
+        self.io.flush().expect("flush to broker");
     }
 
     pub fn read_frame(&mut self) -> Vec<u8> {
         let mut len = [0u8; 4];
-        self.s.read_exact(&mut len).expect("read response size");
+        self.io.read_exact(&mut len).expect("read response size");
         let len = i32::from_be_bytes(len);
         assert!((4..200_000_000).contains(&len), "bad response size {len}");
         let mut body = vec![0u8; len as usize];
-        self.s.read_exact(&mut body).expect("read response body");
+        self.io.read_exact(&mut body).expect("read response body");
         body
     }
 
@@ -121,10 +140,10 @@ impl RawConn {
         let mut buf = [0u8; 256];
         let t0 = Instant::now();
         loop {
-            match self.s.read(&mut buf) {
+            match self.io.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => panic!("{what}: expected the connection to be closed, but the broker sent {n} bytes: {:02x?}", &buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe) => return,
+                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof) => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => panic!("{what}: expected the connection to be closed, still open after {:?} ({e})", t0.elapsed()),
             }
