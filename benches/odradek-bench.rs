@@ -4,9 +4,12 @@
 //!
 //! ```text
 //! cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
-//!     [--scenarios a,b,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
+//!     [--scenarios a,b,...|all] [--json FILE] [--quick] [--tls] [--duration SECS] [--in-flight N]
 //!     [--batch-bytes N] [--consume-mib N] [--repeat N]
 //! ```
+//!
+//! --tls gives the bench's own broker an SSL listener too (a throwaway CA and certificate) and runs
+//! the rdkafka rows (produce-rdkafka, consume-rdkafka) through it; the lean rows stay plaintext.
 //!
 //! Without --scenarios it runs a quick subset of every group (well under 2 minutes). Groups:
 //! startup, startup-1000, roundtrip, produce-lean, produce-small, produce-rdkafka, consume-lean,
@@ -29,6 +32,7 @@ mod bench;
 use anyhow::{bail, Context, Result};
 use bench::broker::{temp_data_dir, timed_start, BrokerProc};
 use bench::floor;
+use bench::tls;
 use bench::lean::{self, FetchSizes, Plan};
 use bench::rdk;
 use bench::stats::{self, Mem, Row};
@@ -55,7 +59,7 @@ const GROUPS: &[&str] = &[
 ];
 
 const USAGE: &str = "usage: cargo bench --bench odradek-bench -- [--bootstrap HOST:PORT] [--broker-pid PID]
-    [--scenarios GROUP,...|all] [--json FILE] [--quick] [--duration SECS] [--in-flight N]
+    [--scenarios GROUP,...|all] [--json FILE] [--quick] [--tls] [--duration SECS] [--in-flight N]
     [--batch-bytes N] [--consume-mib N] [--repeat N]
 groups: startup startup-1000 roundtrip produce-lean produce-small produce-rdkafka consume-lean
         consume-rdkafka latency floor validate";
@@ -80,11 +84,13 @@ struct Args {
     startup_runs: usize,
     /// Runs of each timed scenario; the row shown is the run with the median broker CPU per GB.
     repeat: usize,
+    /// The bench's broker also serves an SSL listener, and the rdkafka rows go through it.
+    tls: bool,
 }
 
 fn parse_args() -> Result<Args> {
     let mut it = std::env::args().skip(1);
-    let (mut bootstrap, mut broker_pid, mut scenarios, mut json, mut quick) = (None, None, None, None, false);
+    let (mut bootstrap, mut broker_pid, mut scenarios, mut json, mut quick, mut tls) = (None, None, None, None, false, false);
     let (mut duration, mut in_flight, mut batch_bytes, mut consume_mib, mut repeat) = (None, 8, 64 * 1024, None, 1);
     fn val<T: std::str::FromStr>(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<T> {
         let v = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -97,6 +103,7 @@ fn parse_args() -> Result<Args> {
             "--scenarios" => scenarios = Some(val::<String>(&mut it, &a)?),
             "--json" => json = Some(val::<PathBuf>(&mut it, &a)?),
             "--quick" => quick = true,
+            "--tls" => tls = true,
             "--duration" => duration = Some(val::<f64>(&mut it, &a)?),
             "--in-flight" => in_flight = val::<usize>(&mut it, &a)?.max(1),
             "--batch-bytes" => batch_bytes = val(&mut it, &a)?,
@@ -123,7 +130,11 @@ fn parse_args() -> Result<Args> {
             bail!("unknown scenario group {s:?}\n{USAGE}");
         }
     }
+    if tls && bootstrap.is_some() {
+        bail!("--tls runs the bench's own broker; it cannot be combined with --bootstrap");
+    }
     Ok(Args {
+        tls,
         bootstrap,
         broker_pid,
         scenarios,
@@ -643,19 +654,32 @@ fn real_main() -> Result<bool> {
     }
 
     // The broker under test.
-    let (_dir, broker) = if spawn {
+    let mut tls_addr = None;
+    let certs = tempfile::Builder::new().prefix("odradek-bench-tls-").tempdir()?;
+    let (_dir, broker) = if spawn && args.tls {
+        let (dir, path) = temp_data_dir()?;
+        let keystore = tls::certificates(certs.path())?;
+        let (b, ssl) = BrokerProc::start_tls(&path, 1, &keystore)?;
+        tls_addr = Some(ssl);
+        (Some(dir), Some(b))
+    } else if spawn {
         let (dir, path) = temp_data_dir()?;
         (Some(dir), Some(BrokerProc::start(&path, 1)?))
     } else {
         (None, None)
     };
     let pid = broker.as_ref().map(|b| b.pid()).or(args.broker_pid);
-    let bootstrap = match (&args.bootstrap, &broker) {
-        (Some(b), _) => b.clone(),
-        (None, Some(b)) => b.addr.to_string(),
-        (None, None) => unreachable!(),
+    let bootstrap = match (&args.bootstrap, &broker, tls_addr) {
+        (Some(b), _, _) => b.clone(),
+        // With --tls the rdkafka rows use the SSL listener; the lean rows stay on PLAINTEXT.
+        (None, Some(_), Some(ssl)) => format!("localhost:{}", ssl.port()),
+        (None, Some(b), None) => b.addr.to_string(),
+        (None, None, _) => unreachable!(),
     };
-    let addr = wire::resolve(&bootstrap)?;
+    let addr = match (&broker, tls_addr) {
+        (Some(b), Some(_)) => b.addr,
+        _ => wire::resolve(&bootstrap)?,
+    };
     let idle_mem = broker.as_ref().and_then(|b| {
         std::thread::sleep(Duration::from_millis(300));
         stats::mem(b.pid())

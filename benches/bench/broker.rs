@@ -23,13 +23,23 @@ pub struct BrokerProc {
     log_tail: Arc<Mutex<VecDeque<String>>>,
     /// Receives the address from the broker's "listening on ADDR," log line.
     listening: mpsc::Receiver<String>,
+    /// The SSL listener's address, from the same line.
+    tls: Arc<Mutex<Option<SocketAddr>>>,
 }
 
 impl BrokerProc {
     /// Starts the broker on `listen` (port 0 for any free port) with `data_dir`. Its stderr is drained
     /// by a thread that keeps the last lines (for error reports) and reports the bound address.
     pub fn spawn(data_dir: &Path, listen: SocketAddr, partitions: usize) -> Result<BrokerProc> {
+        Self::spawn_with(data_dir, listen, partitions, &[])
+    }
+
+    /// `spawn` with more `--override key=value` settings.
+    pub fn spawn_with(data_dir: &Path, listen: SocketAddr, partitions: usize, overrides: &[String]) -> Result<BrokerProc> {
         let mut cmd = Command::new(BROKER_BIN);
+        for o in overrides {
+            cmd.arg("--override").arg(o);
+        }
         // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
         // is async-signal-safe and touches no memory of the parent. It makes the broker get
         // SIGTERM if the bench dies without dropping it (e.g. killed), so no broker is left behind.
@@ -56,11 +66,17 @@ impl BrokerProc {
         let log_tail = Arc::new(Mutex::new(VecDeque::new()));
         let (tx, listening) = mpsc::channel();
         let tail = log_tail.clone();
+        let tls = Arc::new(Mutex::new(None));
+        let tls_addr = tls.clone();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("listening on ").nth(1) {
+                    // "listeners: PLAINTEXT 127.0.0.1:a (PLAINTEXT, ...), SSL 127.0.0.1:b (SSL, ...)"
+                    if let Some(ssl) = line.split(", SSL ").nth(1).and_then(|r| r.split(' ').next()) {
+                        *tls_addr.lock().unwrap() = ssl.parse().ok();
+                    }
                     if let Some(t) = tx.take() {
                         let _ = t.send(rest.split(',').next().unwrap_or("").trim().to_string());
                     }
@@ -72,7 +88,24 @@ impl BrokerProc {
                 q.push_back(line);
             }
         });
-        Ok(BrokerProc { child, addr: listen, log_tail, listening })
+        Ok(BrokerProc { child, addr: listen, log_tail, listening, tls })
+    }
+
+    /// Starts the broker with a PLAINTEXT and an SSL listener on free loopback ports, its
+    /// certificate from `keystore` (PEM: key and chain); returns it and the SSL address.
+    pub fn start_tls(data_dir: &Path, partitions: usize, keystore: &Path) -> Result<(BrokerProc, SocketAddr)> {
+        let overrides = [
+            "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0".to_string(),
+            "ssl.keystore.type=PEM".to_string(),
+            format!("ssl.keystore.location={}", keystore.display()),
+        ];
+        let mut b = Self::spawn_with(data_dir, "127.0.0.1:0".parse().unwrap(), partitions, &overrides)?;
+        match b.listening.recv_timeout(Duration::from_secs(30)) {
+            Ok(a) => b.addr = a.parse().with_context(|| format!("broker logged address {a:?}"))?,
+            Err(_) => bail!("broker printed no 'listening on ADDR,' line within 30 s:\n{}", b.log_tail()),
+        }
+        let tls = b.tls.lock().unwrap().with_context(|| format!("broker logged no SSL listener:\n{}", b.log_tail()))?;
+        Ok((b, tls))
     }
 
     /// Starts the broker on a free loopback port and waits for its "listening on" log line

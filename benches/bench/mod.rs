@@ -6,5 +6,6 @@ pub mod floor;
 pub mod lean;
 pub mod rdk;
 pub mod stats;
+pub mod tls;
 pub mod validate;
 pub mod wire;

@@ -9,8 +9,22 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+
+/// With `--tls`: the CA that signed the broker's certificate; every rdkafka client then speaks SSL.
+pub static TLS_CA: OnceLock<PathBuf> = OnceLock::new();
+
+/// A client config for `bootstrap`, over TLS when the bench runs with `--tls`.
+fn client_config(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap);
+    if let Some(ca) = TLS_CA.get() {
+        c.set("security.protocol", "SSL").set("ssl.ca.location", ca.display().to_string());
+    }
+    c
+}
 
 /// Delivery bookkeeping of one producer: the opaque of each record is its send time in ns since
 /// `base`.
@@ -56,8 +70,7 @@ fn producer(bootstrap: &str, acks: i16, linger_ms: u32, measuring: Arc<AtomicBoo
         first_error: Mutex::new(None),
         hist: Mutex::new(Histogram::default()),
     };
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    client_config(bootstrap)
         .set("acks", if acks < 0 { "all".to_string() } else { acks.to_string() })
         .set("linger.ms", linger_ms.to_string())
         .set("enable.idempotence", "false")
@@ -246,8 +259,7 @@ pub fn consume(
     expect: u64,
     broker_pid: Option<u32>,
 ) -> Result<Row> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let c: BaseConsumer = client_config(bootstrap)
         .set("group.id", "odradek-bench-unused") // never joins nor commits
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

@@ -126,6 +126,17 @@ impl RawConn {
         body
     }
 
+    /// A size-prefixed frame of any length (a raw SASL token after SaslHandshake v0).
+    pub fn read_raw_frame(&mut self) -> Vec<u8> {
+        let mut len = [0u8; 4];
+        self.io.read_exact(&mut len).expect("read frame size");
+        let len = i32::from_be_bytes(len);
+        assert!((0..1_000_000).contains(&len), "bad frame size {len}");
+        let mut body = vec![0u8; len as usize];
+        self.io.read_exact(&mut body).expect("read frame body");
+        body
+    }
+
     pub fn call<R: Request>(&mut self, version: i16, req: &R) -> R::Response {
         let corr = self.corr();
         let bytes = frame(&encode_request(corr, version, req));
