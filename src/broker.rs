@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::group::GroupCoordinator;
 use crate::log::LogManager;
 use crate::meta::producer_ids::ProducerIdManager;
+use crate::meta::scram_credentials::ScramCredentialStore;
 use crate::txn::TransactionCoordinator;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -20,6 +21,8 @@ pub struct Broker {
     pub groups: GroupCoordinator,
     /// Hands out producer ids, unique across restarts.
     pub producer_ids: ProducerIdManager,
+    /// The SCRAM users (SASL SCRAM logins and the SCRAM admin APIs).
+    pub scram: Arc<ScramCredentialStore>,
     /// The transaction coordinator.
     pub txns: TransactionCoordinator,
     /// `meta.properties`' cluster id.

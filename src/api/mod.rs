@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod produce;
 pub mod producer_ids;
+pub mod scram;
 pub mod txn;
 
 use crate::log::batch::BatchError;

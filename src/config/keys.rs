@@ -41,7 +41,7 @@ pub static BROKER_KEYS: &[ConfigKey] = &[
         "SASL sessions last this long; a client re-authenticates before then or is disconnected (KIP-368); 0: forever"),
     key("connection.failed.authentication.delay.ms", INT, Some("100"), AtLeast(0), "a failed authentication is answered (and the connection closed) after this delay"),
     key("add.scram", STR, None, Any,
-        "Odradek's own, as `kafka-storage format --add-scram`: `SCRAM-SHA-256=[name=alice,password=alice-secret]`, several separated by `;`, stored at start"),
+        "Odradek's own, as `kafka-storage format --add-scram`: `SCRAM-SHA-256=[name=alice,password=alice-secret]`, several separated by `;`, stored at start for users without a credential of that mechanism"),
     key("ssl.keystore.type", STR, None, Validator::OneOf(&["PEM", "PKCS12", "JKS"]), "`PEM` or `PKCS12` (unset: told by the file)"),
     key("ssl.keystore.location", STR, None, Any, "the listener's private key and certificate chain (a PEM file or a PKCS12 store)"),
     key("ssl.keystore.password", PASSWORD, None, Any, "the PKCS12 store's password"),

@@ -47,6 +47,8 @@ pub struct Config {
     pub failed_authentication_delay_ms: u64,
     /// `sasl.server.max.receive.size`: the largest frame before authentication.
     pub sasl_max_receive_size: usize,
+    /// `add.scram`: SCRAM users stored at start where they have no credential yet.
+    pub add_scram: Option<String>,
     /// `log.dirs`: the data directory.
     pub data_dir: PathBuf,
     /// `node.id` (or `broker.id`).
@@ -149,6 +151,7 @@ impl Config {
             connections_max_reauth_ms: v.long("connections.max.reauth.ms")?,
             failed_authentication_delay_ms: v.unsigned("connection.failed.authentication.delay.ms")?,
             sasl_max_receive_size: v.unsigned("sasl.server.max.receive.size")? as usize,
+            add_scram: v.string("add.scram")?.map(str::to_string),
             data_dir: PathBuf::from(v.string("log.dirs")?.and_then(|d| d.split(',').next()).unwrap_or("./data")),
             node_id: if raw.contains_key("node.id") { v.int("node.id")? } else { v.int("broker.id")? },
             num_partitions: v.int("num.partitions")?,

@@ -1,7 +1,8 @@
 //! Broker metadata that must survive restarts: the cluster id (`meta.properties`, as Kafka keeps
-//! it) and the producer id blocks. Both are small files replaced atomically.
+//! it), the producer id blocks and the SCRAM credentials. All are small files replaced atomically.
 
 pub mod producer_ids;
+pub mod scram_credentials;
 
 use crate::util::fs::write_atomic;
 use std::io;

@@ -92,6 +92,8 @@ apis! {
     DeleteRecords: DeleteRecordsRequest => api::admin::delete_records, advertise_from 0, silent_if |_| false;
     DescribeCluster: DescribeClusterRequest => api::admin::describe_cluster, advertise_from 0, silent_if |_| false;
     DescribeLogDirs: DescribeLogDirsRequest => api::admin::describe_log_dirs, advertise_from 1, silent_if |_| false;
+    DescribeUserScramCredentials: DescribeUserScramCredentialsRequest => api::scram::describe, advertise_from 0, silent_if |_| false;
+    AlterUserScramCredentials: AlterUserScramCredentialsRequest => api::scram::alter, advertise_from 0, silent_if |_| false;
     SaslHandshake: SaslHandshakeRequest => sasl_handshake, advertise_from 0, silent_if |_| false;
     SaslAuthenticate: SaslAuthenticateRequest => sasl_authenticate, advertise_from 0, silent_if |_| false;
 }

@@ -12,6 +12,7 @@ use crate::util::periodic::run_every;
 use crate::config::Config;
 use crate::group::{GroupCoordinator, OffsetStore};
 use crate::log::LogManager;
+use crate::meta::scram_credentials::ScramCredentialStore;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -44,6 +45,9 @@ pub enum StartError {
     /// Another file could not be read or written.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// `add.scram` cannot be read or stored.
+    #[error("{0}")]
+    Scram(String),
     /// A listener cannot be served as configured (TLS or SASL settings).
     #[error("listener {listener}: {reason}")]
     Listener {
@@ -58,10 +62,14 @@ impl Broker {
     /// Opens the data dir, binds the listeners and starts serving.
     pub async fn start(config: Config) -> Result<Handle, StartError> {
         let config = Arc::new(config);
+        let scram = Arc::new(ScramCredentialStore::open(config.data_dir.clone())?);
+        if let Some(seed) = &config.add_scram {
+            scram.seed(seed).map_err(StartError::Scram)?;
+        }
         // Every listener's security is checked before anything is bound or opened.
         let mut security = Vec::new();
         for l in &config.listeners {
-            security.push(Arc::new(listener::Security::build(&config, l, None)?));
+            security.push(Arc::new(listener::Security::build(&config, l, Some(scram.clone()))?));
         }
         let mut sockets = Vec::new();
         for l in &config.listeners {
@@ -85,7 +93,7 @@ impl Broker {
         let txns = crate::txn::TransactionCoordinator::open(config.txn.clone(), logs.clone(), &groups);
         let cluster_id = crate::meta::load_or_create_cluster_id(&config.data_dir, config.node_id)?;
         let (shutdown_tx, shutdown) = watch::channel(false);
-        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, txns, cluster_id, node_id: config.node_id, endpoints, shutdown });
+        let broker = Arc::new(Broker { config: config.clone(), logs, groups, producer_ids, scram, txns, cluster_id, node_id: config.node_id, endpoints, shutdown });
         let quotas = Arc::new(listener::ConnectionQuotas::new(config.max_connections, config.max_connections_per_ip));
         let mut tasks: Vec<_> = sockets.into_iter().zip(security).map(|(socket, sec)| tokio::spawn(listener::run(socket, sec, quotas.clone(), broker.clone()))).collect();
         tasks.push(spawn_periodic(broker.clone(), config.retention_check_interval_ms, |b| b.logs.retention_pass()));

@@ -94,7 +94,7 @@ pub(super) async fn send_file(writer: &mut BufWriter<WriteHalf>, slice: &FileSli
             return sendfile(half.as_ref(), slice).await;
         }
     }
-    let mut buf = vec![0u8; TLS_FILE_CHUNK.min(slice.len as usize)];
+    let mut buf = vec![0u8; TLS_FILE_CHUNK.min(slice.len)];
     let (mut pos, end) = (slice.position, slice.position + slice.len as u64);
     while pos < end {
         let want = buf.len().min((end - pos) as usize);

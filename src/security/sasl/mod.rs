@@ -69,3 +69,8 @@ pub fn server(mechanism: &str, credentials: &Credentials) -> Option<Box<dyn Sasl
         _ => None,
     }
 }
+
+/// Compares secrets without leaking where they differ through timing.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
