@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 toolchain=${FUZZ_TOOLCHAIN:-+nightly}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request record_batch segment_recovery internal_records properties)
+[ ${#targets[@]} -gt 0 ] || targets=(request record_batch segment_recovery internal_records properties sasl)
 
 if ! cargo "$toolchain" fuzz --version >/dev/null 2>&1; then
     cargo "$toolchain" install cargo-fuzz --locked || exit 1

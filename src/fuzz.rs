@@ -6,6 +6,8 @@ use crate::config::{parse_properties, Config, LogConfig};
 use crate::log::validator::{self, AppendOrigin, ValidationConfig};
 use crate::log::{batch, records, FetchIsolation, Partition, ReadLimit, Shutdown};
 use crate::request::{Chunk, Frame};
+use crate::security::sasl::scram::{ScramCredential, ScramCredentialLookup, ScramMechanism, MIN_ITERATIONS};
+use crate::security::sasl::{self, jaas, Credentials};
 use crate::server::dispatch::{self, Outcome};
 use crate::{Broker, Handle};
 use bytes::Bytes;
@@ -342,5 +344,40 @@ pub fn properties(data: &[u8]) {
     if let Ok(config) = Config::from_map(pairs) {
         let _ = config.log_config(&topic_pairs);
         let _ = config.describe_broker();
+    }
+}
+
+/// A fixed SCRAM user `u` (password `p`, both mechanisms), so exchanges reach the client-final
+/// checks.
+struct FuzzScramUser(Vec<(ScramMechanism, ScramCredential)>);
+
+impl ScramCredentialLookup for FuzzScramUser {
+    fn credential(&self, user: &str, m: ScramMechanism) -> Option<ScramCredential> {
+        (user == "u").then(|| self.0.iter().find(|(k, _)| *k == m).map(|(_, c)| c.clone())).flatten()
+    }
+}
+
+/// SASL client tokens through every mechanism's server (the first byte picks the mechanism, the
+/// tokens are separated by 0xFE), and the same bytes as `sasl.jaas.config` text and a JAAS file.
+pub fn sasl(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(entries) = jaas::parse_entries(&text) {
+        let _ = (jaas::plain_users(&entries), jaas::validator_options(&entries));
+    }
+    let _ = jaas::parse_file(&text);
+    static USER: OnceLock<Arc<FuzzScramUser>> = OnceLock::new();
+    let user = USER.get_or_init(|| {
+        let n = std::num::NonZeroU32::new(MIN_ITERATIONS as u32).expect("nonzero");
+        let creds = [ScramMechanism::Sha256, ScramMechanism::Sha512].into_iter().filter_map(|m| Some((m, ScramCredential::from_password(m, "p", n)?))).collect();
+        Arc::new(FuzzScramUser(creds))
+    });
+    let Some((&pick, rest)) = data.split_first() else { return };
+    let credentials = Credentials { plain_users: Arc::new([("u".to_string(), "p".to_string())].into()), scram: Some(user.clone()), ..Credentials::default() };
+    let mechanism = sasl::MECHANISMS[pick as usize % sasl::MECHANISMS.len()];
+    let Some(mut server) = sasl::server(mechanism, &credentials) else { return };
+    for token in rest.split(|b| *b == 0xFE) {
+        if !matches!(server.evaluate(token), Ok(sasl::Step::Challenge(_))) {
+            break;
+        }
     }
 }

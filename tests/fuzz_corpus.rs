@@ -14,6 +14,7 @@ const TARGETS: &[Target] = &[
     ("segment_recovery", odradek::fuzz::segment_recovery),
     ("internal_records", odradek::fuzz::internal_records),
     ("properties", odradek::fuzz::properties),
+    ("sasl", odradek::fuzz::sasl),
 ];
 
 /// The files of `dir` (none if it does not exist), dotfiles such as `.keep` left out, by name.
