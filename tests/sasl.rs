@@ -238,6 +238,18 @@ fn sessions_expire_and_clients_reauthenticate() {
     assert!(n >= 20, "only {n} records in 5 s");
 }
 
+#[test]
+fn plain_users_come_from_the_jaas_file_section_of_the_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kafka_server_jaas.conf");
+    let text = "// as the Kafka images mount it\nsasl.KafkaServer {\n  org.apache.kafka.common.security.plain.PlainLoginModule required\n    username=\"admin\" password=\"admin-secret\"\n    user_dave=\"dave-secret\";\n};\nKafkaServer {\n  org.apache.kafka.common.security.plain.PlainLoginModule required user_erin=\"erin-secret\";\n};\n";
+    std::fs::write(&file, text).unwrap();
+    let b = TestBroker::start_with_listeners(&[("SASL", "SASL_PLAINTEXT")], &[("sasl.enabled.mechanisms", "PLAIN"), ("java.security.auth.login.config", file.to_str().unwrap())]);
+    round_trip(&sasl_config(&b, "PLAIN", "dave", "dave-secret"), 2);
+    // The listener's own section wins over KafkaServer, as Kafka's JaasContext picks it.
+    login_fails(&sasl_config(&b, "PLAIN", "erin", "erin-secret"));
+}
+
 /// PBKDF2 as a SCRAM client computes it for AlterUserScramCredentials.
 fn salted_password(mechanism: i8, password: &str, salt: &[u8], iterations: u32) -> Vec<u8> {
     let (alg, len) = if mechanism == 1 { (ring::pbkdf2::PBKDF2_HMAC_SHA256, 32) } else { (ring::pbkdf2::PBKDF2_HMAC_SHA512, 64) };

@@ -320,6 +320,9 @@ mod tests {
         assert_eq!(c.listener_mechanism_setting("SASL_SSL", "SCRAM-SHA-512", "sasl.jaas.config"), Some("x;"));
         assert_eq!(c.listener_mechanism_setting("SASL_SSL", "PLAIN", "sasl.jaas.config"), Some("global;"));
         assert_eq!(c.listener_setting("BROKER", "no.such"), None);
+        let c = cfg(&[], &[("KAFKA_OPTS", "-Xmx1G -Djava.security.auth.login.config=/etc/kafka/jaas.conf -Dx=y"), ("KAFKA_ADD_SCRAM", "SCRAM-SHA-512=[name=a,password=b]")]);
+        assert_eq!(c.listener_setting("ANY", "java.security.auth.login.config"), Some("/etc/kafka/jaas.conf"));
+        assert_eq!(c.add_scram.as_deref(), Some("SCRAM-SHA-512=[name=a,password=b]"));
     }
 
     #[test]
