@@ -178,7 +178,13 @@ async fn open(socket: TcpStream, peer: SocketAddr, security: &Security, broker: 
             // On SSL the principal is the client certificate's; SASL_SSL takes SASL's.
             if security.protocol == SecurityProtocol::Ssl {
                 if let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-                    principal = mapper.principal(cert.as_ref());
+                    principal = match mapper.principal(cert.as_ref()) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::info!(%peer, listener = %security.name, error = %e, "closing connection: no principal for the client certificate");
+                            return;
+                        }
+                    };
                 }
             }
             transport::tls(stream)
