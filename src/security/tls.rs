@@ -398,14 +398,14 @@ fn string_value(v: &Any<'_>) -> Option<String> {
         // Java reads T61String as ISO-8859-1.
         Tag::TeletexString => Some(data.iter().map(|&b| char::from(b)).collect()),
         Tag::BmpString => {
-            if data.len() % 2 != 0 {
+            if !data.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = data.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
             String::from_utf16(&units).ok()
         }
         Tag::UniversalString => {
-            if data.len() % 4 != 0 {
+            if !data.len().is_multiple_of(4) {
                 return None;
             }
             data.chunks_exact(4).map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))).collect()
