@@ -123,6 +123,9 @@ impl ScramCredential {
     }
 }
 
+/// The characters of a server nonce: 36 of them, as a base-36 BigInteger prints.
+const ALPHANUMERIC: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+
 /// `n` bytes from the OS generator; None when there is none (a predictable salt or nonce is
 /// never used instead).
 fn random_bytes(n: usize) -> Option<Vec<u8>> {
@@ -183,8 +186,10 @@ impl ScramServer {
             }
         }
         let credential = self.lookup.as_ref().and_then(|l| l.credential(&user, self.mechanism)).ok_or_else(|| fail("Authentication failed: Invalid user credentials"))?;
-        let server_nonce = random_bytes(24).ok_or_else(|| fail("Authentication failed: no random generator for the server nonce"))?;
-        let nonce = format!("{client_nonce}{}", B64.encode(server_nonce));
+        // Alphanumeric, as Kafka's ScramFormatter.secureRandomString makes it.
+        let server_nonce = random_bytes(26).ok_or_else(|| fail("Authentication failed: no random generator for the server nonce"))?;
+        let server_nonce: String = server_nonce.iter().map(|b| char::from(ALPHANUMERIC[usize::from(*b) % ALPHANUMERIC.len()])).collect();
+        let nonce = format!("{client_nonce}{server_nonce}");
         let server_first = format!("r={nonce},s={},i={}", B64.encode(&credential.salt), credential.iterations);
         let step = Step::Challenge(server_first.clone().into_bytes());
         self.stage = Stage::ClientFinal { user, gs2_header, client_first_bare: bare.to_string(), server_first, nonce, credential };
@@ -233,7 +238,9 @@ impl SaslServer for ScramServer {
                 let mut fields = without_proof.split(',');
                 let binding = fields.next().and_then(|f| f.strip_prefix("c=")).ok_or_else(|| invalid("client final message"))?;
                 let r = fields.next().and_then(|f| f.strip_prefix("r=")).ok_or_else(|| invalid("client final message"))?;
-                if r != nonce {
+                // Kafka's ScramSaslServer checks endsWith, not equality: librdkafka 2.0 (Debian's kcat)
+                // sends its own nonce again in front of the combined one.
+                if !r.ends_with(nonce.as_str()) {
                     return Err(fail("Authentication failed: Invalid client nonce in the final client message."));
                 }
                 if B64.decode(binding).ok().as_deref() != Some(gs2_header.as_bytes()) {
@@ -273,6 +280,11 @@ mod tests {
 
     /// A client's side of the exchange (RFC 5802 section 3), to drive the server.
     fn login(m: ScramMechanism, users: Arc<Users>, user: &str, password: &str) -> Result<Step, SaslError> {
+        login_with(m, users, user, password, "")
+    }
+
+    /// `login`, with `nonce_prefix` sent before the combined nonce in client-final.
+    fn login_with(m: ScramMechanism, users: Arc<Users>, user: &str, password: &str, nonce_prefix: &str) -> Result<Step, SaslError> {
         let mut s = ScramServer::new(m, Some(users));
         let first_bare = format!("n={user},r=clientnonce");
         let Step::Challenge(server_first) = s.evaluate(format!("n,,{first_bare}").as_bytes())? else { panic!("no challenge") };
@@ -280,8 +292,9 @@ mod tests {
         let parts: HashMap<&str, &str> = server_first.split(',').map(|f| f.split_at(2)).collect();
         let (nonce, salt, iters) = (parts["r="], B64.decode(parts["s="]).unwrap(), parts["i="].parse::<u32>().unwrap());
         assert!(nonce.starts_with("clientnonce") && nonce.len() > 20);
+        assert!(nonce.bytes().all(|b| b.is_ascii_alphanumeric()), "{nonce}");
         let salted = m.salted_password(password.as_bytes(), &salt, NonZeroU32::new(iters).unwrap());
-        let without_proof = format!("c=biws,r={nonce}");
+        let without_proof = format!("c=biws,r={nonce_prefix}{nonce}");
         let auth = format!("{first_bare},{server_first},{without_proof}");
         let client_key = m.hmac(&salted, b"Client Key");
         let sig = m.hmac(&m.hash(&client_key), auth.as_bytes());
@@ -310,6 +323,9 @@ mod tests {
             assert!(login(m, users.clone(), "bob", pw).is_err());
         }
         assert!(login(ScramMechanism::Sha256, users.clone(), "alice", "pw512").is_err());
+        // librdkafka 2.0 repeats its nonce before the combined one; Kafka accepts it (endsWith).
+        assert!(matches!(login_with(ScramMechanism::Sha512, users.clone(), "alice", "pw512", "clientnonce"), Ok(Step::Done { .. })));
+        assert!(login_with(ScramMechanism::Sha512, users, "alice", "pw512", "x").is_ok());
     }
 
     #[test]
