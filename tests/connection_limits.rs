@@ -50,15 +50,6 @@ fn assert_served(b: &TestBroker) {
     assert_eq!(md.brokers.len(), 1, "metadata from a fresh connection");
 }
 
-fn raise_nofile(want: u64) {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: plain getrlimit/setrlimit on a struct we own.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max.min(want.max(lim.rlim_cur));
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
-}
 
 #[test]
 fn max_connections_per_ip_closes_the_extra_ones_and_max_connections_waits() {
@@ -128,7 +119,7 @@ fn idle_connections_and_slow_senders_are_closed_after_connections_max_idle_ms() 
 
 #[test]
 fn thousands_of_idle_connections_and_a_pipeliner_that_never_reads_stay_bounded() {
-    raise_nofile(16_384);
+    common::raise_nofile(16_384);
     let b = TestBroker::start();
     let pid = b.pid();
     let before = rss_kib(pid);

@@ -32,6 +32,18 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Generous timeout for client operations (debug builds on a 2-core machine).
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Raises this process's soft limit on open files to `want` (at most the hard limit); brokers
+/// started afterwards inherit it.
+pub fn raise_nofile(want: u64) {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain getrlimit/setrlimit on a struct we own.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max.min(want.max(lim.rlim_cur));
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+}
+
 /// Picks a free loopback port by binding port 0 and dropping the listener.
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
