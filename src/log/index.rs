@@ -371,7 +371,7 @@ impl TimeIndex {
 
     /// An offset from which a forward scan finds the first batch with max timestamp >= `timestamp`.
     pub fn lookup(&self, timestamp: i64) -> io::Result<i64> {
-        Ok(match self.file.floor(timestamp - 1, |e| i64_at(e, TIME_ENTRY_TIMESTAMP))? {
+        Ok(match self.file.floor(timestamp.saturating_sub(1), |e| i64_at(e, TIME_ENTRY_TIMESTAMP))? {
             Some(e) => self.base_offset + u32_at(e, TIME_ENTRY_REL_OFFSET) as i64,
             None => self.base_offset,
         })
@@ -431,6 +431,8 @@ mod tests {
         assert_eq!(t.lookup(5).unwrap(), 0);
         assert_eq!(t.lookup(15).unwrap(), 5);
         assert_eq!(t.lookup(25).unwrap(), 9);
+        // Any timestamp is a valid question (the fuzzer found i64::MIN overflowing).
+        assert_eq!(t.lookup(i64::MIN).unwrap(), 0);
     }
 
     /// A lazily opened index touches no file until used, and a sealed-before-loaded index
