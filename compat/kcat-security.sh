@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drives Debian's kcat (librdkafka 2.0.x, built with ssl and sasl) against one Odradek broker with
-# four listeners, certificates made here with the openssl CLI (a CA, a server certificate for
+# five listeners, certificates made here with the openssl CLI (a CA, a server certificate for
 # localhost and 127.0.0.1, a client certificate CN=alice,O=Acme, and one from a CA the broker does
 # not trust):
 #   PLAINTEXT   no security (still served alongside the others)
@@ -8,6 +8,7 @@
 #   SASL_SSL    SASL over TLS: SCRAM-SHA-512 (user seeded with add.scram), PLAIN (JAAS users),
 #               OAUTHBEARER (unsecured tokens)
 #   MTLS        TLS with ssl.client.auth=required
+#   P12         as MTLS, with PKCS12 keystore and truststore made by `openssl pkcs12 -export`
 # and checks metadata, produce and consume-back over each, that wrong passwords, unknown users,
 # missing and untrusted client certificates fail, and that a plaintext client on a TLS port fails
 # cleanly while the broker carries on.
@@ -39,18 +40,29 @@ mkdir -p "$CERTS"
     q openssl req -x509 -newkey rsa:2048 -noenc -keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj "/CN=rogue-ca"
     q openssl req -newkey rsa:2048 -noenc -keyout rogue.key -out rogue.csr -subj "/CN=rogue"
     q openssl x509 -req -in rogue.csr -CA rogue-ca.pem -CAkey rogue-ca.key -CAcreateserial -out rogue.crt -days 2 -extfile client.ext
+    # PKCS12 stores as keytool and the Testcontainers guides make them (OpenSSL 3: PBES2/AES-256).
+    q openssl pkcs12 -export -inkey server.key -in server.crt -certfile ca.pem -name localhost -out server.p12 -passout pass:p12-secret
+    q openssl pkcs12 -export -nokeys -in ca.pem -out trust.p12 -passout pass:trust-secret
 )
 say "certificates in $CERTS"
 
 JAAS='org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-plain";'
 odradek_start \
-    --override "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0" \
-    --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL" \
+    --override "listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0,MTLS://127.0.0.1:0,P12://127.0.0.1:0" \
+    --override "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL,P12:SSL" \
     --override ssl.keystore.type=PEM \
     --override "ssl.keystore.location=$CERTS/server-keystore.pem" \
     --override ssl.truststore.type=PEM \
     --override "ssl.truststore.location=$CERTS/ca.pem" \
     --override listener.name.mtls.ssl.client.auth=required \
+    --override listener.name.p12.ssl.keystore.type=PKCS12 \
+    --override "listener.name.p12.ssl.keystore.location=$CERTS/server.p12" \
+    --override listener.name.p12.ssl.keystore.password=p12-secret \
+    --override listener.name.p12.ssl.key.password=p12-secret \
+    --override listener.name.p12.ssl.truststore.type=PKCS12 \
+    --override "listener.name.p12.ssl.truststore.location=$CERTS/trust.p12" \
+    --override listener.name.p12.ssl.truststore.password=trust-secret \
+    --override listener.name.p12.ssl.client.auth=required \
     --override "ssl.principal.mapping.rules=RULE:^CN=(.*?),O=(.*)\$/\$1@\$2/L,DEFAULT" \
     --override sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN,OAUTHBEARER \
     --override "listener.name.sasl_ssl.plain.sasl.jaas.config=$JAAS" \
@@ -59,8 +71,8 @@ odradek_start \
 
 # The listeners' ports, from the startup line: "... listeners: SSL 127.0.0.1:PORT (SSL, ...), ...".
 port_of() { grep -m1 -o "[ ,]$1 127.0.0.1:[0-9]*" "$BROKER_LOG" | sed 's/.*://'; }
-SSL_PORT=$(port_of SSL); SASL_PORT=$(port_of SASL_SSL); MTLS_PORT=$(port_of MTLS)
-say "listeners: PLAINTEXT $BROKER, SSL :$SSL_PORT, SASL_SSL :$SASL_PORT, MTLS :$MTLS_PORT"
+SSL_PORT=$(port_of SSL); SASL_PORT=$(port_of SASL_SSL); MTLS_PORT=$(port_of MTLS); P12_PORT=$(port_of P12)
+say "listeners: PLAINTEXT $BROKER, SSL :$SSL_PORT, SASL_SSL :$SASL_PORT, MTLS :$MTLS_PORT, P12 :$P12_PORT"
 
 KCAT_TIMEOUT=${KCAT_TIMEOUT:-30}
 TLS=(-X security.protocol=SSL -X "ssl.ca.location=$CERTS/ca.pem")
@@ -108,6 +120,8 @@ check "produce/consume over SASL_SSL SCRAM-SHA-512" round_trip sec-scram "127.0.
 check "produce/consume over SASL_SSL PLAIN" round_trip sec-plain "127.0.0.1:$SASL_PORT" "${PLAIN[@]}"
 check "produce/consume over SASL_SSL OAUTHBEARER" round_trip sec-oauth "127.0.0.1:$SASL_PORT" "${OAUTH[@]}"
 check "produce/consume over mTLS with a trusted client certificate" round_trip sec-mtls "127.0.0.1:$MTLS_PORT" "${MTLS[@]}"
+check "produce/consume over mTLS with PKCS12 key and trust stores" round_trip sec-p12 "127.0.0.1:$P12_PORT" "${MTLS[@]}"
+check "PKCS12 truststore refuses an untrusted client certificate" must_fail "127.0.0.1:$P12_PORT" "${TLS[@]}" -X "ssl.certificate.location=$CERTS/rogue.crt" -X "ssl.key.location=$CERTS/rogue.key"
 check "the SSL records are readable over PLAINTEXT" round_trip sec-ssl2 "$BROKER"
 check "SCRAM with a wrong password fails" must_fail "127.0.0.1:$SASL_PORT" "${SCRAM[@]}" -X sasl.password=wrong
 check "PLAIN with an unknown user fails" must_fail "127.0.0.1:$SASL_PORT" "${PLAIN[@]}" -X sasl.username=mallory

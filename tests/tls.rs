@@ -349,7 +349,8 @@ fn tls_settings_that_cannot_be_used_stop_the_start() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![format!("--override=ssl.keystore.type=PEM"), format!("--override=ssl.keystore.location={}", pki.path("nope.pem"))], "ssl.keystore.location"),
         (vec![format!("--override=ssl.keystore.type=PEM"), format!("--override=ssl.keystore.location={}", pki.path("ca.pem"))], "ssl.keystore.location"),
-        (vec![format!("--override=ssl.keystore.type=PKCS12"), format!("--override=ssl.keystore.location={}", pki.path("keystore.pem"))], "ssl.keystore.type"),
+        (vec![format!("--override=ssl.keystore.type=PKCS12"), format!("--override=ssl.keystore.location={}", pki.path("keystore.pem"))], "cannot open the PKCS12 store"),
+        (vec![format!("--override=ssl.keystore.type=JKS"), format!("--override=ssl.keystore.location={}", pki.path("keystore.pem"))], "ssl.keystore.type"),
         (
             vec![
                 format!("--override=ssl.keystore.type=PEM"),

@@ -47,7 +47,7 @@ pub static BROKER_KEYS: &[ConfigKey] = &[
     key("ssl.keystore.password", PASSWORD, None, Any, "the PKCS12 store's password"),
     key("ssl.keystore.key", PASSWORD, None, Any, "the private key as inline PEM (with `ssl.keystore.certificate.chain`)"),
     key("ssl.keystore.certificate.chain", PASSWORD, None, Any, "the certificate chain as inline PEM"),
-    key("ssl.key.password", PASSWORD, None, Any, "the password of an encrypted private key"),
+    key("ssl.key.password", PASSWORD, None, Any, "the private key's password: in a PKCS12 store the same as ssl.keystore.password (encrypted PEM keys are refused)"),
     key("ssl.truststore.type", STR, None, Validator::OneOf(&["PEM", "PKCS12", "JKS"]), "`PEM` or `PKCS12` (unset: told by the file)"),
     key("ssl.truststore.location", STR, None, Any, "CA certificates client certificates are verified against"),
     key("ssl.truststore.password", PASSWORD, None, Any, "the PKCS12 truststore's password"),

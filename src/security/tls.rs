@@ -69,12 +69,21 @@ pub fn server_config(get: &dyn Fn(&str) -> Option<String>) -> Result<Arc<rustls:
     Ok(Arc::new(config))
 }
 
-/// Rejects a store type other than PEM (unset: PEM).
-fn pem_store_type(key: &str, value: Option<String>) -> Result<(), TlsError> {
+/// The format of a keystore or truststore file.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum StoreType {
+    Pem,
+    Pkcs12,
+}
+
+/// `ssl.*store.type`; unset, the file tells (PEM text or a PKCS12 archive). JKS is refused.
+fn store_type(key: &str, value: Option<String>, file: Option<&[u8]>) -> Result<StoreType, TlsError> {
     match value {
-        None => Ok(()),
-        Some(t) if t.eq_ignore_ascii_case("PEM") => Ok(()),
-        Some(t) => Err(err(key, format!("{t} stores are not supported (PEM only): convert the store to PEM, e.g. `openssl pkcs12 -in store.p12 -nodes`"))),
+        Some(t) if t.eq_ignore_ascii_case("PEM") => Ok(StoreType::Pem),
+        Some(t) if t.eq_ignore_ascii_case("PKCS12") => Ok(StoreType::Pkcs12),
+        Some(t) => Err(err(key, format!("{t} stores are not supported (PEM or PKCS12): convert a JKS store with `keytool -importkeystore -deststoretype PKCS12`"))),
+        None if file.is_some_and(|b| !contains(b, b"-----BEGIN ")) => Ok(StoreType::Pkcs12),
+        None => Ok(StoreType::Pem),
     }
 }
 
@@ -83,39 +92,55 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Reads a store file, naming `key` when it cannot be read or is not PEM.
-fn read_pem_file(key: &str, path: &str) -> Result<Vec<u8>, TlsError> {
-    let bytes = std::fs::read(path).map_err(|e| err(key, format!("cannot read {path}: {e}")))?;
+/// Reads a store file, naming `key` when it cannot be read.
+fn read_file(key: &str, path: &str) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|e| err(key, format!("cannot read {path}: {e}")))
+}
+
+/// A PEM store's text, naming `key` when it is not PEM.
+fn pem_text(key: &str, path: &str, bytes: Vec<u8>) -> Result<Vec<u8>, TlsError> {
     if !contains(&bytes, b"-----BEGIN ") {
-        return Err(err(key, format!("{path} is not a PEM file (PKCS12 and JKS stores are not supported)")));
+        return Err(err(key, format!("{path} is not a PEM file (for a PKCS12 store set the type to PKCS12; JKS is not supported)")));
     }
     Ok(bytes)
 }
 
+/// A PKCS12 archive opened with `password` (Java's default for none is the empty one).
+fn pkcs12(key: &str, path: &str, bytes: &[u8], password: Option<String>) -> Result<p12_keystore::Pkcs12Archive, TlsError> {
+    p12_keystore::Pkcs12Archive::from_pkcs12(bytes, password.as_deref().unwrap_or(""))
+        .map_err(|e| err(key, format!("cannot open the PKCS12 store {path} (wrong password, or not PKCS12): {e}")))
+}
+
 /// The listener's certificate chain (end entity first) and private key.
 fn keystore(get: &dyn Fn(&str) -> Option<String>) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    pem_store_type("ssl.keystore.type", get("ssl.keystore.type"))?;
-    let (key_text, chain_text, key_key, chain_key) = match (get("ssl.keystore.location"), get("ssl.keystore.key")) {
+    let file = match get("ssl.keystore.location") {
+        Some(path) => Some((read_file("ssl.keystore.location", &path)?, path)),
+        None => None,
+    };
+    let kind = store_type("ssl.keystore.type", get("ssl.keystore.type"), file.as_ref().map(|(b, _)| b.as_slice()))?;
+    let (key_text, chain_text, key_key, chain_key) = match (file, get("ssl.keystore.key")) {
         (Some(_), Some(_)) => return Err(err("ssl.keystore.key", "set either ssl.keystore.location or ssl.keystore.key, not both")),
-        (Some(path), None) => {
+        (Some((bytes, path)), None) if kind == StoreType::Pkcs12 => return pkcs12_keystore(get, &path, &bytes),
+        (Some((bytes, path)), None) => {
             if get("ssl.keystore.password").is_some() {
                 return Err(err("ssl.keystore.password", "a PEM keystore has no store password (an encrypted key's would be ssl.key.password)"));
             }
-            let bytes = read_pem_file("ssl.keystore.location", &path)?;
+            let bytes = pem_text("ssl.keystore.location", &path, bytes)?;
             (bytes.clone(), bytes, "ssl.keystore.location", "ssl.keystore.location")
         }
+        (None, Some(_)) if kind == StoreType::Pkcs12 => return Err(err("ssl.keystore.key", "inline keys are PEM: ssl.keystore.type must be PEM")),
         (None, Some(key)) => {
             let chain = get("ssl.keystore.certificate.chain")
                 .ok_or_else(|| err("ssl.keystore.certificate.chain", "ssl.keystore.key is set but the certificate chain is not"))?;
             (key.into_bytes(), chain.into_bytes(), "ssl.keystore.key", "ssl.keystore.certificate.chain")
         }
         (None, None) => {
-            return Err(err("ssl.keystore.location", "a TLS listener needs a keystore: set ssl.keystore.location (a PEM file with the private key and certificate chain) or ssl.keystore.key and ssl.keystore.certificate.chain"))
+            return Err(err("ssl.keystore.location", "a TLS listener needs a keystore: set ssl.keystore.location (a PEM file with the private key and certificate chain, or a PKCS12 store) or ssl.keystore.key and ssl.keystore.certificate.chain"))
         }
     };
     if contains(&key_text, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let k = if get("ssl.key.password").is_some() { "ssl.key.password" } else { key_key };
-        return Err(err(k, "encrypted private keys are not supported: store the key unencrypted (`openssl pkcs8 -topk8 -nocrypt`) and protect the file instead"));
+        return Err(err(k, "encrypted PEM private keys are not supported: store the key unencrypted (`openssl pkcs8 -topk8 -nocrypt`) and protect the file, or use a PKCS12 store"));
     }
     let key = match PrivateKeyDer::from_pem_slice(&key_text) {
         Ok(k) => k,
@@ -124,6 +149,23 @@ fn keystore(get: &dyn Fn(&str) -> Option<String>) -> Result<(Vec<CertificateDer<
     };
     let chain = certificates(chain_key, &chain_text)?;
     Ok((chain, key))
+}
+
+/// The first private key of a PKCS12 keystore and its certificate chain.
+fn pkcs12_keystore(get: &dyn Fn(&str) -> Option<String>, path: &str, bytes: &[u8]) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    const KEY: &str = "ssl.keystore.location";
+    let password = get("ssl.keystore.password");
+    // One password opens the store and its key here; Java allows a different key password.
+    if get("ssl.key.password").is_some_and(|kp| Some(&kp) != password.as_ref()) {
+        return Err(err("ssl.key.password", "a PKCS12 key password different from ssl.keystore.password is not supported"));
+    }
+    let password = password.unwrap_or_default();
+    let store = p12_keystore::KeyStore::from_pkcs12(bytes, &password, p12_keystore::Pkcs12ImportPolicy::Strict)
+        .map_err(|e| err(KEY, format!("cannot open the PKCS12 store {path} (wrong ssl.keystore.password, or not PKCS12): {e}")))?;
+    let (_, chain) = store.private_key_chain().ok_or_else(|| err(KEY, format!("{path} holds no private key with its certificate")))?;
+    let key = PrivateKeyDer::Pkcs8(chain.key().as_der().to_vec().into());
+    let certs = chain.certs().iter().map(|c| CertificateDer::from(c.as_der().to_vec())).collect();
+    Ok((certs, key))
 }
 
 /// Every certificate in PEM text; at least one.
@@ -139,20 +181,39 @@ fn certificates(key: &str, text: &[u8]) -> Result<Vec<CertificateDer<'static>>, 
 
 /// The CA certificates client certificates are verified against, if configured.
 fn truststore(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<RootCertStore>, TlsError> {
-    pem_store_type("ssl.truststore.type", get("ssl.truststore.type"))?;
-    let (key, text) = match (get("ssl.truststore.location"), get("ssl.truststore.certificates")) {
+    let (key, certs) = match (get("ssl.truststore.location"), get("ssl.truststore.certificates")) {
         (Some(_), Some(_)) => return Err(err("ssl.truststore.certificates", "set either ssl.truststore.location or ssl.truststore.certificates, not both")),
         (Some(path), None) => {
-            if get("ssl.truststore.password").is_some() {
-                return Err(err("ssl.truststore.password", "a PEM truststore has no password"));
+            const KEY: &str = "ssl.truststore.location";
+            let bytes = read_file(KEY, &path)?;
+            match store_type("ssl.truststore.type", get("ssl.truststore.type"), Some(&bytes))? {
+                StoreType::Pkcs12 => {
+                    // Every certificate in the store is trusted, as Java's PKCS12 truststores mean.
+                    let archive = pkcs12(KEY, &path, &bytes, get("ssl.truststore.password"))?;
+                    let certs: Vec<_> = archive.certs.iter().map(|c| CertificateDer::from(c.cert.as_der().to_vec())).collect();
+                    if certs.is_empty() {
+                        return Err(err(KEY, format!("{path} holds no certificate")));
+                    }
+                    (KEY, certs)
+                }
+                StoreType::Pem => {
+                    if get("ssl.truststore.password").is_some() {
+                        return Err(err("ssl.truststore.password", "a PEM truststore has no password"));
+                    }
+                    (KEY, certificates(KEY, &pem_text(KEY, &path, bytes)?)?)
+                }
             }
-            ("ssl.truststore.location", read_pem_file("ssl.truststore.location", &path)?)
         }
-        (None, Some(text)) => ("ssl.truststore.certificates", text.into_bytes()),
+        (None, Some(text)) => {
+            if store_type("ssl.truststore.type", get("ssl.truststore.type"), None)? != StoreType::Pem {
+                return Err(err("ssl.truststore.certificates", "inline certificates are PEM: ssl.truststore.type must be PEM"));
+            }
+            ("ssl.truststore.certificates", certificates("ssl.truststore.certificates", text.as_bytes())?)
+        }
         (None, None) => return Ok(None),
     };
     let mut roots = RootCertStore::empty();
-    for cert in certificates(key, &text)? {
+    for cert in certs {
         roots.add(cert).map_err(|e| err(key, format!("not a usable CA certificate: {e}")))?;
     }
     Ok(Some(roots))
@@ -617,6 +678,42 @@ mod tests {
     }
 
     #[test]
+    fn pkcs12_keystores_and_truststores() {
+        use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "p12 CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca).unwrap();
+        let chain = vec![Certificate::from_der(cert.der()).unwrap(), Certificate::from_der(ca.der()).unwrap()];
+        let mut ks = KeyStore::new();
+        ks.add_entry("broker", KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(b"1".to_vec(), PrivateKey::from_der(&key.serialize_der()).unwrap(), chain)));
+        let mut ts = KeyStore::new();
+        ts.add_entry("ca", KeyStoreEntry::Certificate(Certificate::from_der(ca.der()).unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let (ksp, tsp) = (dir.path().join("ks.p12"), dir.path().join("ts.p12"));
+        std::fs::write(&ksp, ks.writer("store-pw").write().unwrap()).unwrap();
+        std::fs::write(&tsp, ts.writer("trust-pw").write().unwrap()).unwrap();
+        let (ksp, tsp) = (ksp.to_str().unwrap(), tsp.to_str().unwrap());
+        let (chain, _) = keystore(&|k: &str| match k {
+            "ssl.keystore.location" => Some(ksp.to_string()),
+            "ssl.keystore.password" => Some("store-pw".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(chain.len(), 2, "the end entity and its CA");
+        assert_eq!(chain[0].as_ref(), cert.der().as_ref());
+        build(&[("ssl.keystore.type", "PKCS12"), ("ssl.keystore.location", ksp), ("ssl.keystore.password", "store-pw"), ("ssl.key.password", "store-pw"), ("ssl.truststore.location", tsp), ("ssl.truststore.password", "trust-pw"), ("ssl.client.auth", "required")]).unwrap();
+        fails(&[("ssl.keystore.location", ksp), ("ssl.keystore.password", "wrong")], "ssl.keystore.location", "wrong ssl.keystore.password");
+        fails(&[("ssl.keystore.location", ksp), ("ssl.keystore.password", "store-pw"), ("ssl.key.password", "other")], "ssl.key.password", "not supported");
+        fails(&[("ssl.keystore.location", tsp), ("ssl.keystore.password", "trust-pw")], "ssl.keystore.location", "no private key");
+        fails(&[("ssl.keystore.location", ksp), ("ssl.keystore.password", "store-pw"), ("ssl.truststore.location", tsp), ("ssl.client.auth", "required")], "ssl.truststore.location", "cannot open");
+    }
+
+    #[test]
     fn server_config_errors_name_the_key() {
         let p = pems();
         let dir = tempfile::tempdir().unwrap();
@@ -634,11 +731,12 @@ mod tests {
 
         fails(&[], "ssl.keystore.location", "needs a keystore");
         fails(&[("ssl.keystore.location", missing)], "ssl.keystore.location", "cannot read");
-        fails(&[("ssl.keystore.location", binary)], "ssl.keystore.location", "not a PEM file");
+        fails(&[("ssl.keystore.location", binary)], "ssl.keystore.location", "cannot open the PKCS12 store");
+        fails(&[("ssl.keystore.location", binary), ("ssl.keystore.type", "PEM")], "ssl.keystore.location", "not a PEM file");
         fails(&[("ssl.keystore.location", key_only)], "ssl.keystore.location", "no certificate");
-        fails(&[("ssl.keystore.location", ks), ("ssl.keystore.type", "PKCS12")], "ssl.keystore.type", "not supported (PEM only)");
-        fails(&[("ssl.keystore.location", ks), ("ssl.keystore.type", "JKS")], "ssl.keystore.type", "not supported (PEM only)");
-        fails(&[("ssl.keystore.location", ks), ("ssl.truststore.location", ks), ("ssl.truststore.type", "PKCS12")], "ssl.truststore.type", "PEM only");
+        fails(&[("ssl.keystore.location", ks), ("ssl.keystore.type", "PKCS12")], "ssl.keystore.location", "cannot open the PKCS12 store");
+        fails(&[("ssl.keystore.location", ks), ("ssl.keystore.type", "JKS")], "ssl.keystore.type", "not supported (PEM or PKCS12)");
+        fails(&[("ssl.keystore.location", ks), ("ssl.truststore.location", ks), ("ssl.truststore.type", "PKCS12")], "ssl.truststore.location", "cannot open the PKCS12 store");
         fails(&[("ssl.keystore.location", ks), ("ssl.keystore.password", "x")], "ssl.keystore.password", "no store password");
         fails(&[("ssl.keystore.key", &p.key)], "ssl.keystore.certificate.chain", "chain is not");
         fails(&[("ssl.keystore.key", &p.chain), ("ssl.keystore.certificate.chain", &p.chain)], "ssl.keystore.key", "no private key");
@@ -646,7 +744,7 @@ mod tests {
         let other_key = KeyPair::generate().unwrap().serialize_pem();
         fails(&[("ssl.keystore.key", &other_key), ("ssl.keystore.certificate.chain", &p.chain)], "ssl.keystore.key", "cannot be used");
         let encrypted = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        fails(&[("ssl.keystore.key", encrypted), ("ssl.keystore.certificate.chain", &p.chain), ("ssl.key.password", "secret")], "ssl.key.password", "encrypted private keys are not supported");
+        fails(&[("ssl.keystore.key", encrypted), ("ssl.keystore.certificate.chain", &p.chain), ("ssl.key.password", "secret")], "ssl.key.password", "encrypted PEM private keys are not supported");
         fails(&[("ssl.keystore.key", encrypted), ("ssl.keystore.certificate.chain", &p.chain)], "ssl.keystore.key", "encrypted");
         fails(&[("ssl.keystore.location", ks), ("ssl.client.auth", "required")], "ssl.client.auth", "needs a truststore");
         fails(&[("ssl.keystore.location", ks), ("ssl.client.auth", "requested")], "ssl.client.auth", "needs a truststore");
