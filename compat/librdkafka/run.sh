@@ -25,6 +25,11 @@
 #    BROKERS=127.0.0.1:PORT. The socket-emulation tests (sockem: latency/disconnects injected on the
 #    client side) run too; LIBRDKAFKA_SOCKEM=0 leaves them out like the suite's -E.
 #    After the tests the broker gets SIGTERM: it must exit 0 within ~1 s (reported, not a failure).
+#    Then the security pass `sasl_ssl`: LIBRDKAFKA_SECURITY_TESTS (default 0001,0002,0011,0012,0013,
+#    0135,0142) again, test.conf pointing at a SASL_SSL listener with SCRAM-SHA-512 (certificates
+#    made by openssl per run, a user seeded with add.scram, connections.max.reauth.ms=10000);
+#    every test of the pass must pass (skipped counts as failed); it runs in full mode, as 0142's
+#    sub-tests are not marked quick. librdkafka is built with SSL.
 # 3. writes compat/librdkafka/RESULTS.md (every broker test: passed / FAILED / skipped and why) and
 #    exits 1 if any test that is not in skip.txt failed.
 #
@@ -39,7 +44,8 @@
 # LIBRDKAFKA_RESULTS (where to write the results; default compat/librdkafka/RESULTS.md),
 # LIBRDKAFKA_SKIP_FILE (default compat/librdkafka/skip.txt; /dev/null runs the skipped tests too),
 # LIBRDKAFKA_REBALANCE_DELAY_MS (the broker's group.initial.rebalance.delay.ms, default 3000),
-# KEEP_WORK=1 (keep the work dir: per-test logs under WORK/<scenario>/<number>/log, broker logs).
+# LIBRDKAFKA_SECURITY=0 (leave out the security pass; it is left out of LIBRDKAFKA_TESTS runs
+# unless LIBRDKAFKA_SECURITY=1), LIBRDKAFKA_SECURITY_TESTS, KEEP_WORK=1 (keep the work dir: per-test logs under WORK/<scenario>/<number>/log, broker logs).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,12 +67,19 @@ esac
 if [ -n "$ONLY" ]; then RESULTS=${LIBRDKAFKA_RESULTS:-$WORK/RESULTS.md}; else RESULTS=${LIBRDKAFKA_RESULTS:-$HERE/RESULTS.md}; fi
 BUILD=${COMPAT_CACHE:-$HOME/.cache/odradek-compat}/librdkafka-build
 TREE=$BUILD/librdkafka
-CONFIGURE_FLAGS=(--no-download --disable-ssl --disable-gssapi --disable-curl --disable-lz4-ext)
+CONFIGURE_FLAGS=(--no-download --disable-gssapi --disable-curl --disable-lz4-ext)
+# The security pass (after the scenarios): these tests over SASL_SSL with SCRAM-SHA-512.
+# NUMBER~TEXT runs only that test's sub-tests whose name contains TEXT (the suite's SUBTESTS): 0142's
+# consumer sub-test creates a topic with replication factor 3, which one broker refuses as Kafka does.
+SECURITY_TESTS=${LIBRDKAFKA_SECURITY_TESTS:-0001,0002,0011,0012,0013,0135,0142~producer message loss,0142~in the middle of a txn,0142~reauth failure}
+SECURITY=${LIBRDKAFKA_SECURITY:-1}
+[ -z "$ONLY" ] || SECURITY=${LIBRDKAFKA_SECURITY:-0}
 BROKER_SETTINGS=(--override num.partitions=4
     --override group.initial.rebalance.delay.ms=${LIBRDKAFKA_REBALANCE_DELAY_MS:-3000}
     --override group.min.session.timeout.ms=1000)
 
 command -v python3 >/dev/null 2>&1 || { say "python3 is required"; exit 1; }
+[ "$SECURITY" = 0 ] || command -v openssl >/dev/null 2>&1 || { say "openssl is required (the security pass makes its certificates)"; exit 1; }
 command -v make >/dev/null 2>&1 && command -v gcc >/dev/null 2>&1 && command -v g++ >/dev/null 2>&1 ||
     { say "gcc, g++ and make are required"; exit 1; }
 T_START=$(date +%s)
@@ -77,6 +90,7 @@ install_test_deps() {
     [ -f /usr/include/zlib.h ] || want+=(zlib1g-dev)
     [ -f /usr/include/zstd.h ] || want+=(libzstd-dev)
     [ -f /usr/include/rapidjson/schema.h ] || want+=(rapidjson-dev)
+    [ -f /usr/include/openssl/ssl.h ] || want+=(libssl-dev)
     [ "${#want[@]}" -gt 0 ] || return 0
     if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
         say "missing ${want[*]} (not root or no apt-get): the tests that need them will skip"
@@ -112,6 +126,7 @@ fi
 
 install_test_deps
 HAVE_RAPIDJSON=no; [ -f /usr/include/rapidjson/schema.h ] && HAVE_RAPIDJSON=yes
+[ -f /usr/include/openssl/ssl.h ] || { say "libssl-dev is required (librdkafka is built with SSL for the security pass)"; exit 1; }
 STAMP="rdkafka-sys $RDKAFKA_SYS_VERSION; configure ${CONFIGURE_FLAGS[*]}; rapidjson $HAVE_RAPIDJSON; zlib $([ -f /usr/include/zlib.h ] && echo yes); zstd $([ -f /usr/include/zstd.h ] && echo yes)"
 
 T_BUILD=$(date +%s)
@@ -154,13 +169,17 @@ PLAN_ARGS=(--test-c "$TREE/tests/test.c" --skip "$SKIP_FILE")
 [ "$SOCKEM" = 1 ] || PLAN_ARGS+=(--no-sockem)
 [ -z "$ONLY" ] || PLAN_ARGS+=(--only "$ONLY")
 
-# run_one NUMBER: one test-runner process for one test number (all its variants of this scenario).
+# run_one NUMBER[~SUBTEXT]: one test-runner process for one test number (all its variants of this
+# scenario; with ~SUBTEXT only the sub-tests whose name contains SUBTEXT), in PASS_DIR/<item, as a
+# file name>.
 run_one() {
-    local num=$1 d="$PASS_DIR/$1" rc=0
+    local num=${1%%~*} sub="" rc=0 d
+    case "$1" in *~*) sub=${1#*~} ;; esac
+    d="$PASS_DIR/$(printf '%s' "$1" | tr -c 'A-Za-z0-9\n' '_')"
     mkdir -p "$d"
     # The subshell's own stderr goes to the log too (bash's "Aborted" notice: test-runner aborts
     # at exit when a failed test left librdkafka threads behind).
-    (cd "$d" && TESTS=$num TEST_REPORT="$d/report.json" \
+    (cd "$d" && TESTS=$num SUBTESTS=$sub TEST_REPORT="$d/report.json" \
         timeout --kill-after=10 "$PER_TEST_TIMEOUT" stdbuf -oL -eL "$TREE/tests/test-runner" \
         -L $QUICK_FLAG -p1 -s "$SCENARIO"; exit $?) >"$d/log" 2>&1 </dev/null || rc=$?
     echo "$rc" >"$d/rc"
@@ -174,44 +193,86 @@ except Exception:
 ran = ["%s=%s" % (k, v["state"]) for k, v in t.items() if k.startswith(sys.argv[2] + "_") and v["state"] != "SKIPPED"]
 print(" ".join(ran) or "skipped")
 ' "$d/report.json" "$num" 2>/dev/null || echo "?")
-    printf '[%s] %-12s %-4s %s (exit %s)\n' "$COMPAT_NAME" "$SCENARIO" "$num" "$states" "$rc"
+    printf '[%s] %-12s %-4s %s%s (exit %s)\n' "$COMPAT_NAME" "$PASS" "$num" "${sub:+[$sub] }" "$states" "$rc"
 }
 export -f run_one
 export PER_TEST_TIMEOUT QUICK_FLAG TREE COMPAT_NAME
 
 run_scenario() {
-    SCENARIO=$1
+    SCENARIO=$1 PASS=$1
     shift
     local nums
     nums=$(python3 "$HERE/suite.py" plan "${PLAN_ARGS[@]}" --scenario "$SCENARIO" --first "$SLOW_FIRST")
     if [ -z "$nums" ]; then say "scenario $SCENARIO: nothing to run"; return 0; fi
     odradek_start "${BROKER_SETTINGS[@]}" "$@" || return 1
-    PASS_DIR=$WORK/$SCENARIO
+    printf 'metadata.broker.list=%s\n' "$BROKER" >"$WORK/$PASS.conf"
+    run_pass "$nums"
+}
+
+# run_pass NUMS: runs these test numbers against the running broker with $WORK/$PASS.conf as the
+# suite's test.conf, in $WORK/$PASS/<number>/, then stops the broker.
+run_pass() {
+    local nums=$1
+    PASS_DIR=$WORK/$PASS
     mkdir -p "$PASS_DIR"
     # Tests run in PASS_DIR/<number>/ and some open ../src/... (0053: statistics_schema.json).
     ln -sfn "$TREE/src" "$PASS_DIR/src"
-    printf 'metadata.broker.list=%s\n' "$BROKER" >"$WORK/$SCENARIO.conf"
-    say "scenario $SCENARIO: $(echo "$nums" | wc -l) test numbers, $PAR at a time, $MODE mode, broker $BROKER"
-    export SCENARIO PASS_DIR
-    export RDKAFKA_TEST_CONF="$WORK/$SCENARIO.conf" TEST_KAFKA_VERSION=$KAFKA_VERSION_GATE \
+    say "$PASS (test scenario $SCENARIO): $(echo "$nums" | wc -l) test numbers, $PAR at a time, $MODE mode, broker $BROKER"
+    export SCENARIO PASS PASS_DIR
+    export RDKAFKA_TEST_CONF="$WORK/$PASS.conf" TEST_KAFKA_VERSION=$KAFKA_VERSION_GATE \
         KAFKA_PATH="$KAFKA_SHIM" BROKERS="$BROKER" \
         LD_LIBRARY_PATH="$TREE/src:$TREE/src-cpp${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    echo "$nums" | xargs -P "$PAR" -I{} bash -c 'run_one {}'
+    echo "$nums" | xargs -P "$PAR" -I{} bash -c 'run_one "$1"' _ {}
     if ! odradek_alive; then
-        say "the broker died during scenario $SCENARIO"
+        say "the broker died during $PASS"
         broker_log_tail 40
-        echo "FAILED: the broker died during the run" >"$WORK/$SCENARIO.shutdown"
+        echo "FAILED: the broker died during the run" >"$WORK/$PASS.shutdown"
         odradek_stop
     else
         stop_broker_checked
     fi
-    cp "$BROKER_LOG" "$WORK/broker-$SCENARIO.log" 2>/dev/null || true
+    cp "$BROKER_LOG" "$WORK/broker-$PASS.log" 2>/dev/null || true
+}
+
+# The security pass: one broker with a PLAINTEXT listener (for the kafka-topics stand-in) and a
+# SASL_SSL one (SCRAM-SHA-512, a user seeded at start, connections.max.reauth.ms for 0142); the
+# suite's test.conf points at SASL_SSL, as a trivup cluster started with --sasl SCRAM-SHA-512 --ssl
+# would. Certificates are made here by the openssl CLI, a fresh CA per run.
+run_security_pass() {
+    SCENARIO=default PASS=sasl_ssl
+    # Full mode: 0142's sub-tests are not marked quick (quick mode would pass it without running any).
+    QUICK_FLAG=
+    local nums certs=$WORK/certs
+    nums=$(printf '%s' "$SECURITY_TESTS" | tr ',' '\n')
+    mkdir -p "$certs"
+    (
+        cd "$certs"
+        q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }; }
+        q openssl req -x509 -newkey rsa:2048 -noenc -keyout ca.key -out ca.pem -days 2 -subj "/CN=odradek-librdkafka-ca"
+        q openssl req -newkey rsa:2048 -noenc -keyout server.key -out server.csr -subj "/CN=localhost"
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >san.ext
+        q openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile san.ext
+        cat server.key server.crt >server-keystore.pem
+    ) || { say "could not make the certificates"; echo "FAILED: no certificates" >"$WORK/$PASS.shutdown"; return 1; }
+    odradek_start "${BROKER_SETTINGS[@]}" --override auto.create.topics.enable=true \
+        --override "listeners=PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0" \
+        --override ssl.keystore.type=PEM --override "ssl.keystore.location=$certs/server-keystore.pem" \
+        --override sasl.enabled.mechanisms=SCRAM-SHA-512 \
+        --override "add.scram=SCRAM-SHA-512=[name=testuser,password=testpass]" \
+        --override connections.max.reauth.ms=10000 || return 1
+    local sasl_port
+    sasl_port=$(grep -m1 -o "[ ,]SASL_SSL 127.0.0.1:[0-9]*" "$BROKER_LOG" | sed 's/.*://')
+    [ -n "$sasl_port" ] || { say "no SASL_SSL port in the broker's startup line"; broker_log_tail 10; odradek_stop; return 1; }
+    printf '%s\n' "metadata.broker.list=127.0.0.1:$sasl_port" security.protocol=SASL_SSL \
+        sasl.mechanisms=SCRAM-SHA-512 sasl.username=testuser sasl.password=testpass \
+        "ssl.ca.location=$certs/ca.pem" >"$WORK/$PASS.conf"
+    run_pass "$nums"
 }
 
 # SIGTERM must stop the broker with exit status 0 within ~1 s (we allow 5 s); the outcome goes to
 # RESULTS.md and is printed, but does not fail the run (it is not a librdkafka test).
 stop_broker_checked() {
-    local t0 t1 rc=0 _ out="$WORK/$SCENARIO.shutdown"
+    local t0 t1 rc=0 _ out="$WORK/$PASS.shutdown"
     t0=$(date +%s%N)
     kill -TERM "$BROKER_PID" 2>/dev/null || true
     for _ in $(seq 1 100); do
@@ -234,13 +295,14 @@ stop_broker_checked() {
         fi
     fi
     BROKER_PID=""
-    say "broker shutdown (scenario $SCENARIO): $(cat "$out")"
+    say "broker shutdown ($PASS): $(cat "$out")"
     case "$(cat "$out")" in ok*) ;; *) broker_log_tail 15 ;; esac
 }
 
 T_RUN=$(date +%s)
 run_scenario default --override auto.create.topics.enable=true
 run_scenario noautocreate --override auto.create.topics.enable=false
+[ "$SECURITY" = 0 ] || run_security_pass
 RUN_SECS=$(( $(date +%s) - T_RUN ))
 
 # ------------------------------------------------------------------ results
@@ -250,6 +312,7 @@ REPORT_ARGS=(--test-c "$TREE/tests/test.c" --skip "$SKIP_FILE" --work "$WORK" --
     --broker-settings "\`${BROKER_SETTINGS[*]}\` and auto.create.topics.enable true (scenario default) / false (noautocreate)")
 [ "$SOCKEM" = 1 ] || REPORT_ARGS+=(--no-sockem)
 [ -z "$ONLY" ] || REPORT_ARGS+=(--only "$ONLY")
+[ "$SECURITY" = 0 ] || REPORT_ARGS+=(--security-pass "sasl_ssl=$SECURITY_TESTS")
 rc=0
 python3 "$HERE/suite.py" report "${REPORT_ARGS[@]}" || rc=$?
 say "results: $RESULTS"
