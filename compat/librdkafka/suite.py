@@ -167,6 +167,22 @@ def md(s):
     return s.replace("|", "\\|").replace("\n", " ").strip()
 
 
+def shutdown_outcome(work, pass_name):
+    """What run.sh recorded of the broker's SIGTERM after a pass, or None."""
+    p = os.path.join(work, pass_name + ".shutdown")
+    return open(p).read().strip() if os.path.exists(p) else None
+
+
+def table(lines, rows, notes_header):
+    """Appends a markdown table of (test, result, notes) rows, failures in bold."""
+    lines.append("| test | result | %s |" % notes_header)
+    lines.append("|---|---|---|")
+    for name, result, why in rows:
+        r = "**FAILED**" if result == "FAILED" else result
+        lines.append("| %s | %s | %s |" % (name, r, md(why)))
+    lines.append("")
+
+
 def cmd_report(a):
     tests = parse_tests(a.test_c)
     skips = parse_skip(a.skip)
@@ -316,10 +332,9 @@ def cmd_report(a):
     lines.append("Broker: one Odradek process per scenario, started with %s." % a.broker_settings)
     lines.append("")
     for sc in scenarios:
-        sp = os.path.join(a.work, sc + ".shutdown")
-        if os.path.exists(sp):
-            lines.append("Clean shutdown of the broker after scenario %s (SIGTERM): %s."
-                         % (sc, open(sp).read().strip()))
+        outcome = shutdown_outcome(a.work, sc)
+        if outcome:
+            lines.append("Clean shutdown of the broker after scenario %s (SIGTERM): %s." % (sc, outcome))
             lines.append("")
     lines.append("| | tests |")
     lines.append("|---|---|")
@@ -339,12 +354,7 @@ def cmd_report(a):
                      "compat/librdkafka/run.sh` runs the whole suite (see README.md here for its last "
                      "result and time).")
         lines.append("")
-    lines.append("| test | result | why / notes |")
-    lines.append("|---|---|---|")
-    for name, result, why in rows:
-        r = "**FAILED**" if result == "FAILED" else result
-        lines.append("| %s | %s | %s |" % (name, r, md(why)))
-    lines.append("")
+    table(lines, rows, "why / notes")
     for pname, prow in passes:
         lines.append("## Security pass `%s`" % pname)
         lines.append("")
@@ -352,15 +362,9 @@ def cmd_report(a):
                      "seeded at start, a CA made by the run; `connections.max.reauth.ms=10000` for 0142), in full mode: "
                      "%d passed of %d (shutdown: %s)."
                      % (sum(1 for _, r, _ in prow if r == "passed"), len(prow),
-                        open(os.path.join(a.work, pname + ".shutdown")).read().strip()
-                        if os.path.exists(os.path.join(a.work, pname + ".shutdown")) else "not recorded"))
+                        shutdown_outcome(a.work, pname) or "not recorded"))
         lines.append("")
-        lines.append("| test | result | notes |")
-        lines.append("|---|---|---|")
-        for name, result, why in prow:
-            r = "**FAILED**" if result == "FAILED" else result
-            lines.append("| %s | %s | %s |" % (name, r, md(why)))
-        lines.append("")
+        table(lines, prow, "notes")
     with open(a.out, "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 
